@@ -83,8 +83,10 @@ def gru_step(xw_t: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Te
     """
     gh = h.mm(w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)  # (B, 3H)
     H = h.shape[1]
-    r, z = torch.sigmoid(xw_t[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, 1)  # (B, H) each
-    n = torch.tanh(torch.addcmul(xw_t[:, 2 * H :], r, gh[:, 2 * H :]))  # x_n + r*h_n
+    x_rz, x_n = xw_t.split([2 * H, H], 1)  # (B, 2H), (B, H); split, not slicing: one
+    h_rz, h_n = gh.split([2 * H, H], 1)  # backward op instead of a zero-filled grad each
+    r, z = torch.sigmoid(x_rz + h_rz).chunk(2, 1)  # (B, H) each
+    n = torch.tanh(torch.addcmul(x_n, r, h_n))  # x_n + r*h_n
     return torch.lerp(n, h, z)  # n + z*(h - n) = (1-z)*n + z*h
 
 
