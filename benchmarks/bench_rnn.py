@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import statistics
 import time
+import warnings
 
 import torch
 from torch import nn
@@ -71,8 +72,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="3 rounds, for a smoke test")
+    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
+    warnings.filterwarnings("ignore", "TF32 acceleration on top of oneDNN")
     torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU, "
@@ -82,7 +85,7 @@ def main() -> None:
     print("| model | size (T, B, I, H, L) | torch path | fwd ms rnnlab / torch | ratio | "
           "fwd+bwd ms rnnlab / torch | ratio |")
     print("|---|---|---|---|---|---|---|")
-    for size in SIZES:
+    for size in args.sizes:
         for model in ("RNN", "GRU", "LSTM"):
             paths = [("native", False)] if model != "LSTM" else [("oneDNN", True), ("native", False)]
             for label, onednn in paths:

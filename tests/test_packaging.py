@@ -1,0 +1,70 @@
+"""environment.yml (conda/Binder) and pyproject.toml ask for the same things; the Makefile
+and CI use the README's commands."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+tomllib = pytest.importorskip("tomllib")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONDA_NAME = {"torch": "pytorch-cpu"}  # PyPI name -> conda-forge name, where they differ
+
+
+def _split(req: str) -> tuple[str, str]:
+    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", req).groups()
+    return name.lower().replace("_", "-"), spec.replace(" ", "")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(meta["dependencies"])
+    for extra in meta["optional-dependencies"].values():
+        reqs += [r for r in extra if not r.startswith("rnnlab")]
+    return dict(_split(r) for r in reqs)
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    deps = env["dependencies"]
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert "-e ." in pip_section, "environment.yml must install the package itself"
+    conda = dict(_split(d) for d in deps if isinstance(d, str) and d not in ("pip",))
+    conda.pop("python", None)
+    wanted = {CONDA_NAME.get(k, k): v for k, v in _pyproject_requirements().items()}
+    assert conda == wanted
+
+
+def test_python_versions_agree():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    py = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert py.replace("python", "") == meta["requires-python"]
+
+
+def test_ci_and_readme_use_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make lab" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("test:", "lab:", "bench:"):
+        assert re.search(rf"^{target}", makefile, re.M), target
+
+
+def test_benchmark_runs_and_prints_its_table():
+    """The benchmark script itself works (speed is measured by `make bench`, not asserted)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_rnn.py"), "--quick", "--sizes", "tiny"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "tiny" in line]
+    assert len(rows) == 4  # RNN, GRU, LSTM oneDNN, LSTM native
+    assert all(line.count("×") == 2 for line in rows)
