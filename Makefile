@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 PYTEST_WORKERS ?= 2
 
 # Two pytest workers on two cores: one thread each, or torch's thread pools fight (10x slower).
-TEST_ENV := OMP_NUM_THREADS=1 MPLBACKEND=Agg
+TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: env test test-unit test-notebooks lab bench clean
