@@ -116,7 +116,6 @@ def explorer():
     diagram, recomputed on every change. Returns the widget to display."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from rnnlab.plot import unrolled_diagram
 
@@ -132,23 +131,26 @@ def explorer():
         "batch_first": w.Checkbox(False, description="batch_first", style=style),
         "proj_size": w.IntSlider(0, 0, 63, description="proj_size (LSTM)", style=style),
     }
-    out = w.Output()
+    table_view = w.HTML()  # the table, as HTML: readable by tests and by a browser
+    diagram = w.Output()
 
     def refresh(*_):
         values = {k: c.value for k, c in controls.items()}
-        out.clear_output(wait=True)
-        with out:
-            try:
-                table = shape_table(**values)
-            except ValueError as e:  # e.g. proj_size for a GRU: torch's own message
-                print(f"{type(e).__name__}: {e}")
-                return
-            display(table)
-            fig, ax = plt.subplots(figsize=(7, 1.2 + 0.9 * values["num_layers"] * (2 if values["bidirectional"] else 1)))
+        try:
+            table = shape_table(**values)
+        except ValueError as e:  # e.g. proj_size for a GRU: torch's own message
+            table_view.value = f'<pre class="rnnlab-error">{html.escape(f"{type(e).__name__}: {e}")}</pre>'
+            diagram.clear_output()
+            return
+        table_view.value = table._repr_html_()
+        diagram.clear_output(wait=True)
+        with diagram:
+            rows = values["num_layers"] * (2 if values["bidirectional"] else 1)
+            fig, ax = plt.subplots(figsize=(1 + 0.9 * values["seq_len"], 1.2 + 0.9 * rows))
             unrolled_diagram(values["seq_len"], values["num_layers"], values["bidirectional"], ax=ax)
             plt.show()
 
     for c in controls.values():
         c.observe(refresh, names="value")
     refresh()
-    return w.HBox([w.VBox(list(controls.values())), out])
+    return w.HBox([w.VBox(list(controls.values())), table_view, diagram])

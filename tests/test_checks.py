@@ -1,0 +1,120 @@
+"""rnnlab.checks accepts right answers and names the mistake in wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab import checks
+from rnnlab.checks import CheckFailed
+
+
+def rnn_right(x, h, W_ih, W_hh, b_ih, b_hh):
+    return torch.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+
+
+def rnn_untransposed(x, h, W_ih, W_hh, b_ih, b_hh):
+    return torch.tanh(x @ W_ih.T + b_ih + h @ W_hh + b_hh)
+
+
+def rnn_ih_untransposed(x, h, W_ih, W_hh, b_ih, b_hh):
+    return torch.tanh(x @ W_ih + b_ih + h @ W_hh.T + b_hh)
+
+
+def lstm_right(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    i, f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def lstm_ifog(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    i, f, o, g = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru(form):
+    def step(x, h, W_ih, W_hh, b_ih, b_hh):
+        i_r, i_z, i_n = (x @ W_ih.T + b_ih).chunk(3, 1)
+        h_r, h_z, h_n = (h @ W_hh.T + b_hh).chunk(3, 1)
+        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        if form == "paper":
+            W_hn, b_hn = W_hh.chunk(3)[2], b_hh.chunk(3)[2]
+            n = torch.tanh(i_n + (r * h) @ W_hn.T + b_hn)
+        else:
+            n = torch.tanh(i_n + r * h_n)
+        return z * n + (1 - z) * h if form == "z_swapped" else (1 - z) * n + z * h
+
+    return step
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def test_right_answers_pass(capsys):
+    checks.check_rnn_step(rnn_right)
+    checks.check_lstm_step(lstm_right)
+    checks.check_gru_step(gru("torch"))
+    out = capsys.readouterr().out
+    assert out.count("✓") == 3 and "RNNCell" in out and "LSTMCell" in out and "GRUCell" in out
+
+
+@pytest.mark.parametrize(
+    "check,fn,fragment",
+    [
+        (checks.check_rnn_step, rnn_untransposed, "W_hh is used untransposed"),
+        (checks.check_rnn_step, rnn_ih_untransposed, "multiply by W.T"),
+        (checks.check_lstm_step, lstm_ifog, "order i, f, o, g"),
+        (checks.check_gru_step, gru("paper"), "paper's GRU"),
+        (checks.check_gru_step, gru("z_swapped"), "(1 - z) ⊙ n + z ⊙ h"),
+        (checks.check_rnn_step, stub, "NotImplementedError"),
+        (checks.check_lstm_step, stub, "Not done yet"),
+        (checks.check_lstm_step, lambda *a: lstm_right(*a)[0], "expected 2"),
+        (checks.check_rnn_step, lambda *a: rnn_right(*a)[0], "shape (3,), expected (4, 3)"),
+    ],
+)
+def test_wrong_answers_are_diagnosed(check, fn, fragment):
+    with pytest.raises(CheckFailed, match=None) as e:
+        check(fn)
+    assert fragment in str(e.value)
+
+
+def test_unknown_mistake_still_reports_the_difference():
+    with pytest.raises(CheckFailed, match="values differ from torch by up to .*none of the classic"):
+        checks.check_rnn_step(lambda *a: rnn_right(*a) * 0.5)
+
+
+def right_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first):
+    D = 2 if bidirectional else 1
+    out = (batch, seq_len, D * hidden_size) if batch_first else (seq_len, batch, D * hidden_size)
+    return out, (num_layers * D, batch, hidden_size)
+
+
+def test_shape_check(capsys):
+    checks.check_rnn_shapes(right_shapes)
+    assert "✓" in capsys.readouterr().out
+
+    def h_n_batch_first(*a):
+        out, (r, b, h) = right_shapes(*a)
+        return out, ((b, r, h) if a[-1] else (r, b, h))
+
+    with pytest.raises(CheckFailed, match="batch_first does not apply to h_n"):
+        checks.check_rnn_shapes(h_n_batch_first)
+
+    def forgot_directions(*a):
+        out, (r, b, h) = right_shapes(*a)
+        return out[:-1] + (a[3],), (a[4], b, h)
+
+    with pytest.raises(CheckFailed, match="2\\*hidden_size"):
+        checks.check_rnn_shapes(forgot_directions)
+
+
+def test_diagnose_names_mistakes_directly():
+    g = torch.Generator().manual_seed(0)
+    x, h = torch.randn(2, 5, generator=g, dtype=torch.float64), torch.randn(2, 3, generator=g, dtype=torch.float64)
+    W_ih, W_hh = torch.randn(9, 5, generator=g, dtype=torch.float64), torch.randn(9, 3, generator=g, dtype=torch.float64)
+    b_ih, b_hh = torch.randn(9, generator=g, dtype=torch.float64), torch.randn(9, generator=g, dtype=torch.float64)
+    args = (x, h, W_ih, W_hh, b_ih, b_hh)
+    assert "paper" in checks.diagnose("gru", gru("paper")(*args), *args)
+    assert checks.diagnose("gru", gru("torch")(*args), *args) is None

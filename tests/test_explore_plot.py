@@ -1,0 +1,58 @@
+"""The shape explorer's table and the unrolled diagram (the notebooks rely on both)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab.explore import explorer, shape_table
+from rnnlab.plot import unrolled_diagram
+
+
+def test_shape_table_matches_the_real_modules():
+    t = shape_table("RNN", seq_len=10, batch=3, input_size=100, hidden_size=20, num_layers=4)
+    assert t.shape("output") == (10, 3, 20) and t.shape("h_n") == (4, 3, 20)
+    assert t.shape("weight_ih_l0") == (20, 100) and t.shape("weight_ih_l1") == (20, 20)
+    assert t.num_parameters == sum(p.numel() for p in torch.nn.RNN(100, 20, 4).parameters())
+    text = str(t)
+    assert "h_n" in text and "(4, 3, 20)" in text and "parameters" in text
+    assert 'data-name="h_n">(4, 3, 20)<' in t._repr_html_()
+
+
+def test_shape_table_lstm_projection_and_batch_first():
+    t = shape_table("LSTM", 5, 2, 4, 10, 2, bidirectional=True, batch_first=True, proj_size=3)
+    assert t.shape("output") == (2, 5, 6)
+    assert t.shape("h_n") == (4, 2, 3) and t.shape("c_n") == (4, 2, 10)
+    assert t.shape("weight_hr_l1_reverse") == (3, 10)
+
+
+def test_shape_table_rejects_like_torch():
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        shape_table("GRU", proj_size=2)
+
+
+def test_explorer_reacts_to_controls():
+    pytest.importorskip("ipywidgets")
+    ui = explorer()
+    controls = {c.description: c for c in ui.children[0].children}
+    table_view = ui.children[1]
+
+    def shown_text():
+        return table_view.value
+
+    assert 'data-name="h_n">(1, 3, 20)<' in shown_text()  # h_n of the default single-layer RNN
+    controls["num_layers"].value = 3
+    assert 'data-name="h_n">(3, 3, 20)<' in shown_text()
+    controls["bidirectional"].value = True
+    assert 'data-name="h_n">(6, 3, 20)<' in shown_text()
+    controls["module"].value = "GRU"
+    controls["proj_size (LSTM)"].value = 4
+    assert "proj_size argument is only supported for LSTM" in shown_text()
+
+
+def test_unrolled_diagram_draws_a_box_per_state():
+    ax = unrolled_diagram(4, num_layers=2, bidirectional=True)
+    boxes = [p for p in ax.patches if type(p).__name__ == "Rectangle"]
+    assert len(boxes) == 4 * 2 * 2
+    thick = [b for b in boxes if b.get_linewidth() > 2]
+    assert len(thick) == 2 * 2  # h_n: one per layer and direction
