@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: env test test-unit test-notebooks lab bench clean
+.PHONY: env test test-unit test-notebooks lab bench notebooks student clean
 
 env: $(VENV)/.installed
 
@@ -37,6 +37,14 @@ test-notebooks: env
 ## Open the course in JupyterLab.
 lab: env
 	$(PY) -m jupyter lab notebooks/
+
+## Re-run every numbered notebook on CPU and store its normalized outputs (commit the result).
+notebooks: env
+	OMP_NUM_THREADS=2 CUDA_VISIBLE_DEVICES= $(PY) tools/notebooks.py execute
+
+## Student copies (solutions replaced by stubs, outputs cleared) in build/student/.
+student: env
+	$(PY) tools/notebooks.py student --out build/student
 
 ## rnnlab vs torch.nn speed, float32, 2 threads (see README.md for the table).
 bench: env

@@ -1,0 +1,114 @@
+"""The notebooks as documents: conventions, student copies, and checks that fail helpfully.
+
+(nbval executes the notebooks themselves and compares their stored outputs: `make test`.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import re
+
+import nbformat
+import pytest
+
+from rnnlab.checks import CheckFailed
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*.ipynb"))
+
+spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools" / "notebooks.py")
+nbtools = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nbtools)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_course_notebooks_exist_in_order():
+    names = [p.stem for p in NOTEBOOKS]
+    assert names[:4] == ["01_rnn_basics", "02_rnncell_loops", "03_lstm", "04_gru"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ·")
+    assert "After this notebook you can" in first.source, "learning goals at the top"
+    assert "Summary" in nb.cells[-1].source
+    setup = code_cells(nb)[0].source
+    assert "set_seed(" in setup and "get_device()" in setup
+    assert "metadata" not in nb or "widgets" not in nb.metadata, "widget state is not stored"
+    for cell in code_cells(nb):
+        assert not re.search(r"^\s*from \S+ import \*", cell.source, re.M), "explicit imports only"
+        assert cell.execution_count is not None, f"unexecuted cell:\n{cell.source[:80]}"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"stored error in:\n{cell.source[:80]}"
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert not re.search(r"\b(cpu|cuda)\b|0x[0-9a-f]{6,}|/work/|site-packages", text), text
+    executed = [c.execution_count for c in code_cells(nb)]
+    assert executed == list(range(1, len(executed) + 1)), "run top to bottom in one go"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_have_solution_and_check(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = code_cells(nb)
+    solutions = [k for k, c in enumerate(cells) if "solution" in c.metadata.get("tags", [])]
+    assert solutions, "every lesson has at least one exercise"
+    for k in solutions:
+        assert "### BEGIN SOLUTION" in cells[k].source and "### END SOLUTION" in cells[k].source
+        assert re.search(r"\bcheck_\w+\(", cells[k + 1].source), "a check cell follows each solution"
+        assert any("✓" in o.get("text", "") for o in cells[k + 1].outputs), "the solution passes"
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    nbtools.student(out)
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_copy_is_clean(path, student_dir):
+    nb = nbformat.read(student_dir / path.name, as_version=4)
+    nbformat.validate(nb)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert all(not c.outputs and c.execution_count is None for c in code_cells(nb))
+    stubs = [c for c in code_cells(nb) if "exercise" in c.metadata.get("tags", [])]
+    assert stubs and all("raise NotImplementedError" in c.source for c in stubs)
+    # the solution's code is gone, but the function signature the check needs is still there
+    original = nbformat.read(path, as_version=4)
+    for sol, stub in zip([c for c in code_cells(original) if "solution" in c.metadata.get("tags", [])], stubs):
+        assert sol.source.splitlines()[0] == stub.source.splitlines()[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_checks_fail_helpfully_on_the_stubs(path, student_dir, monkeypatch):
+    """Run the student copy's setup, each stub and its check: the check says what to do."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(student_dir / path.name, as_version=4)
+    cells = code_cells(nb)
+    ns: dict = {}
+    exec(cells[0].source, ns)  # the setup cell: imports, seed, device
+    stubs = [k for k, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
+    for k in stubs:
+        exec(cells[k].source, ns)
+        with pytest.raises(CheckFailed) as failure:
+            exec(cells[k + 1].source, ns)
+        message = str(failure.value)
+        assert "Not done yet" in message and "NotImplementedError" in message
+
+
+def test_student_stub_keeps_indentation():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src, metadata={"tags": ["solution"]})])
+    out = nbtools.student_copy(nb).cells[0].source
+    ns: dict = {}
+    exec(out, ns)
+    with pytest.raises(NotImplementedError):
+        ns["f"](1)

@@ -1,0 +1,106 @@
+"""Notebook maintenance: regenerate stored outputs, and build student copies.
+
+    python tools/notebooks.py execute [NOTEBOOK ...]   run in place on CPU, then normalize
+    python tools/notebooks.py student [--out DIR]      copies without solutions or outputs
+
+``execute`` is what ``make notebooks`` runs: it executes each numbered notebook with
+the environment's own kernel, then normalizes it (no widget state, no timings, stable
+metadata) so that a diff shows only real changes in the teaching outputs.
+
+``student`` writes copies to ``build/student/`` in which every cell tagged ``solution``
+keeps only what stands outside ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and gets a
+``raise NotImplementedError`` stub between them; all outputs are cleared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import sys
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?", re.M | re.S)
+STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(\"Your turn: replace this line with your code\")\n"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def numbered() -> list[pathlib.Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb"))
+
+
+def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what changes from run to run but teaches nothing."""
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    for n, cell in enumerate(nb.cells):
+        cell.pop("id", None)
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+        if cell.cell_type == "code":
+            for out in cell.outputs:
+                out.get("metadata", {}).pop("execution", None)
+    nb.nbformat_minor = 4  # no cell ids: stable diffs
+    return nb
+
+
+def execute(paths: list[pathlib.Path]) -> None:
+    from nbclient import NotebookClient
+
+    env_threads = os.environ.setdefault("OMP_NUM_THREADS", "2")
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # fmt: skip
+        nbformat.write(normalize(nb), path)
+        print(f"executed {path.relative_to(ROOT)} (OMP_NUM_THREADS={env_threads})")
+
+
+def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Solutions replaced by stubs, every output cleared."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        if "solution" in cell.metadata.get("tags", []):
+            src, count = SOLUTION.subn(lambda m: STUB.format(indent=m.group(1)), cell.source)
+            if count == 0:
+                raise ValueError(f"a cell tagged 'solution' has no BEGIN/END SOLUTION markers:\n{cell.source}")
+            cell.source = src
+            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != "solution"] + ["exercise"]
+    return nb
+
+
+def student(out_dir: pathlib.Path) -> list[pathlib.Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in numbered():
+        nb = student_copy(nbformat.read(path, as_version=4))
+        nbformat.validate(nb)
+        target = out_dir / path.name
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("execute", help="run notebooks in place and normalize them")
+    ex.add_argument("paths", nargs="*", type=pathlib.Path)
+    st = sub.add_parser("student", help="write student copies")
+    st.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "student")
+    args = ap.parse_args(argv)
+    if args.cmd == "execute":
+        execute([p.resolve() for p in args.paths] or numbered())
+    else:
+        for p in student(args.out):
+            print(f"wrote {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
