@@ -22,6 +22,7 @@ __all__ = [
     "check_rnn_step",
     "check_lstm_step",
     "check_gru_step",
+    "check_sequence_loss",
     "diagnose",
 ]
 
@@ -269,3 +270,48 @@ def check_rnn_shapes(fn: Callable) -> None:
             hints.append("h_n has num_layers * num_directions rows")
         raise CheckFailed(msg + (" Hint: " + "; ".join(hints) + "." if hints else ""))
     print(f"✓ {name} predicts nn.RNN's output and h_n shapes in {len(_SHAPE_CASES)} configurations")
+
+
+def check_sequence_loss(fn: Callable) -> None:
+    """``fn(logits, targets) -> loss``: mean cross-entropy per character of ``(T, B, V)``
+    logits against ``(T, B)`` class indices, as ``F.cross_entropy`` on flattened tensors."""
+    import torch.nn.functional as F
+
+    name = getattr(fn, "__name__", "your function")
+    g = torch.Generator().manual_seed(0)
+    for T, B, V in [(5, 3, 4), (4, 4, 4), (2, 6, 7)]:
+        logits = torch.randn(T, B, V, generator=g, dtype=torch.float64)
+        targets = torch.randint(0, V, (T, B), generator=g)
+        want = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+        try:
+            got = _call(fn, name, logits, targets)
+        except CheckFailed as e:
+            raise CheckFailed(
+                f"{e} F.cross_entropy wants the classes on dim 1: flatten to (T*B, V) and (T*B,), "
+                "or permute the logits to (B, V, T) against targets (B, T)."
+            ) from None
+        if not isinstance(got, Tensor) or got.dim() != 0:
+            raise CheckFailed(f"{name} should return a scalar tensor, got {_shape(got)}")
+        if abs(got.item() - want.item()) < TOL:
+            continue
+        hints = {
+            "you summed the per-step losses: that is T times the mean per character":
+                sum(F.cross_entropy(logits[t], targets[t]) for t in range(T)),
+            "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
+            "or permute so the classes are on dim 1": _maybe(lambda: F.cross_entropy(logits, targets)),
+            "targets were flattened in another order than the logits (transpose one, not the other)":
+                F.cross_entropy(logits.reshape(-1, V), targets.T.reshape(-1)),
+        }  # fmt: skip
+        why = next((k for k, v in hints.items() if v is not None and abs(v.item() - got.item()) < TOL), None)
+        raise CheckFailed(
+            f"{name} returned {got.item():.4f} for logits {(T, B, V)}; expected {want.item():.4f}. "
+            + (f"Diagnosis: {why}." if why else "Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)).")
+        )
+    print(f"✓ {name} equals the mean cross-entropy per character on 3 random batches")
+
+
+def _maybe(fn: Callable):
+    try:
+        return fn()
+    except (RuntimeError, ValueError, IndexError):
+        return None

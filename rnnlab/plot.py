@@ -1,13 +1,22 @@
-"""Plots for the course. Functions take data and an optional Axes, and return the Axes;
+"""Plots for the course. Functions take data and an optional Axes or Figure and return it;
 nothing here is called from inside an ``nn.Module``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-__all__ = ["unrolled_diagram"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from rnnlab.train import History
+
+__all__ = ["unrolled_diagram", "plot_histories", "plot_gates"]
 
 OUTPUT_COLOR = "#9ecae1"  # fill: states that form `output`
 H_N_COLOR = "#e6550d"  # edge: states that form `h_n`
@@ -65,3 +74,60 @@ def unrolled_diagram(
     )  # fmt: skip
     ax.set_title("time →", fontsize=9, loc="left")
     return ax
+
+
+def plot_histories(histories: Mapping[str, History], fig: Figure | None = None) -> Figure:
+    """Loss and accuracy per epoch of several training runs, side by side.
+
+    Args:
+        histories: ``{label: History}`` from :func:`rnnlab.train.fit`.
+        fig: where to draw; a new 10×3.5 in figure if omitted.
+
+    Returns:
+        The figure, with axes ``(loss, accuracy)``.
+    """
+    fig = fig or plt.figure(figsize=(10, 3.5))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for label, h in histories.items():
+        epochs = range(1, h.epochs + 1)
+        ax_loss.plot(epochs, h.loss, label=label)
+        ax_acc.plot(epochs, h.accuracy, label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy per character", title="loss", yscale="log")
+    ax_acc.set(xlabel="epoch", ylabel="characters right", title="accuracy", ylim=(0, 1.05))
+    ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_acc.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: Figure | None = None) -> Figure:
+    """Heatmaps of gate activations and states over time, one panel per entry.
+
+    Args:
+        trace: ``{name: (T, H)}``, e.g. from :func:`rnnlab.models.trace_gates`.
+        source: the ``T`` input characters, used as column labels.
+        title: figure title.
+
+    Returns:
+        The figure; σ gates use a fixed 0–1 colour range, tanh values and states −1–1
+        (``c`` widened to its largest magnitude).
+    """
+    names = list(trace)
+    fig = fig or plt.figure(figsize=(1.6 * len(names) + 1, 2.6))
+    axes = fig.subplots(1, len(names), sharey=True)
+    axes = axes if len(names) > 1 else [axes]
+    for ax, name in zip(axes, names):
+        values = trace[name].detach().cpu().T  # (H, T): units down, time across
+        if name in ("i", "f", "o", "r", "z"):  # sigmoid gates: 0 (closed) to 1 (open)
+            cmap, lo, hi = "viridis", 0.0, 1.0
+        else:  # tanh outputs and states, centred on 0; c is unbounded
+            hi = max(1.0, values.abs().max().item()) if name == "c" else 1.0
+            cmap, lo = "RdBu_r", -hi
+        im = ax.imshow(values, cmap=cmap, aspect="auto", vmin=lo, vmax=hi)
+        ax.set_xticks(range(len(source)), list(source))
+        ax.set_title(name)
+        fig.colorbar(im, ax=ax, fraction=0.08, pad=0.04)
+    axes[0].set_ylabel("unit")
+    if title:
+        fig.suptitle(title)
+    return fig
