@@ -56,3 +56,21 @@ def test_unrolled_diagram_draws_a_box_per_state():
     assert len(boxes) == 4 * 2 * 2
     thick = [b for b in boxes if b.get_linewidth() > 2]
     assert len(thick) == 2 * 2  # h_n: one per layer and direction
+
+
+def test_plot_histories_and_gates():
+    from rnnlab.plot import plot_gates, plot_histories
+    from rnnlab.train import History
+
+    h = History(loss=[1.0, 0.5, 0.1], accuracy=[0.2, 0.6, 1.0], prediction=[["a"], ["b"], ["c"]])
+    fig = plot_histories({"gru": h, "lstm": History([2.0, 1.0], [0.0, 0.4], [["x"], ["y"]])})
+    loss_ax, acc_ax = fig.axes
+    assert [len(line.get_xdata()) for line in loss_ax.lines] == [3, 2]
+    assert acc_ax.get_legend() is not None and acc_ax.get_ylim()[1] > 1
+    trace = {"i": torch.rand(5, 3), "c": 3 * torch.randn(5, 3), "h": torch.rand(5, 3) * 2 - 1}
+    fig = plot_gates(trace, "hello", title="LSTM")
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    assert images[0].get_clim() == (0.0, 1.0)  # sigmoid gate
+    assert images[1].get_clim()[1] >= trace["c"].abs().max().item()  # c is not clipped
+    assert images[0].get_array().shape == (3, 5)  # units x time
