@@ -23,6 +23,9 @@ __all__ = [
     "check_lstm_step",
     "check_gru_step",
     "check_sequence_loss",
+    "check_last_valid_outputs",
+    "check_sequence_summary",
+    "diagnose_final_state",
     "diagnose",
 ]
 
@@ -315,3 +318,86 @@ def _maybe(fn: Callable):
         return fn()
     except (RuntimeError, ValueError, IndexError):
         return None
+
+
+def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str:
+    """Say what ``candidate`` really is, when it was meant as the per-sequence final state
+    (the last layer's ``h_n``, both directions concatenated) of ``module`` on ``x``.
+
+    Recognises: the right answer; ``output[-1]`` of a bidirectional net; ``h_n[-1]`` alone
+    (backward only); another layer's state (e.g. from ``output, (h, c) = gru(x)``); the
+    batch index taken as time; ``h_n`` read as batch-first.
+    """
+    with torch.no_grad():
+        output, h_n = module(x)
+        h_n = h_n[0] if isinstance(h_n, tuple) else h_n
+        L, D = module.num_layers, 2 if module.bidirectional else 1
+        t_major = output.transpose(0, 1) if module.batch_first else output  # (T, B, D*P)
+        Hd = t_major.shape[-1] // D
+        right = torch.cat([h_n[-2], h_n[-1]], -1) if D == 2 else h_n[-1]
+        known = {
+            "right: the last layer's final state" + (", forward and backward concatenated" if D == 2 else ""): right,
+            "output[-1]: for a bidirectional net its backward half is the backward direction after "
+            "ONE step (it reads the sequence from the end). Use torch.cat([h_n[-2], h_n[-1]], -1)": t_major[-1],
+            "h_n[-1] alone: with bidirectional=True that is only the backward direction; "
+            "concatenate h_n[-2] (forward) and h_n[-1]": h_n[-1],
+            "output[:, -1] of a time-major output: the last *sequence in the batch* at every "
+            "time step, not the last time step": t_major[:, -1],
+        }  # fmt: skip
+        for k in range((L - 1) * D):  # rows of the layers below the last
+            known[f"h_n[{k}]: layer {k // D}{' backward' if k % D else ''}'s state, not the last "
+                  "layer's (as from `output, (h, c) = gru(x)` on a 2-layer GRU)"] = h_n[k]  # fmt: skip
+        if h_n.shape[0] == h_n.shape[1]:
+            known["a row of h_n read as if it were batch-first: h_n is always "
+                  "(num_layers*num_directions, batch, hidden)"] = h_n.transpose(0, 1)[-1]  # fmt: skip
+    for name, value in known.items():
+        if candidate.shape == value.shape and torch.allclose(candidate.to(value.dtype), value, atol=1e-6):
+            return name
+    return (f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is "
+            f"{tuple(right.shape)}: " + ("torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"))
+
+
+def _random_net(seed: int, bidirectional: bool, num_layers: int, batch_first: bool = False):
+    torch.manual_seed(seed)
+    return nn.GRU(3, 4, num_layers, batch_first=batch_first, bidirectional=bidirectional).double()
+
+
+def check_sequence_summary(fn: Callable) -> None:
+    """``fn(h_n, num_layers, bidirectional) -> (B, D*H)``: the last layer's final states,
+    forward and backward concatenated (forward first)."""
+    name = getattr(fn, "__name__", "your function")
+    for seed, (L, bi) in enumerate([(1, False), (2, False), (1, True), (3, True)]):
+        net = _random_net(seed, bi, L)
+        x = torch.randn(6, 5, 3, dtype=torch.float64)
+        _, h_n = net(x)
+        got = _call(fn, name, h_n.detach(), L, bi)
+        what = diagnose_final_state(net, x, got) if isinstance(got, Tensor) else type(got).__name__
+        if not what.startswith("right"):
+            raise CheckFailed(f"{name} with num_layers={L}, bidirectional={bi}: you returned {what}.")
+    print(f"✓ {name} returns the last layer's final states in 4 configurations")
+
+
+def check_last_valid_outputs(fn: Callable) -> None:
+    """``fn(padded_output, lengths) -> (B, H)``: each sequence's output at its own last valid
+    step ``lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
+    name = getattr(fn, "__name__", "your function")
+    g = torch.Generator().manual_seed(0)
+    for lengths in ([5, 2, 4], [3, 3, 1, 2], [1]):
+        T, B = max(lengths) + 1, len(lengths)
+        out = torch.randn(T, B, 4, generator=g, dtype=torch.float64)
+        want = torch.stack([out[n - 1, b] for b, n in enumerate(lengths)])
+        got = _call(fn, name, out, torch.tensor(lengths))
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+        if torch.allclose(got, want):
+            continue
+        hints = {
+            "output[-1] is padding for every sequence shorter than the tensor": out[-1],
+            "output[lengths] is one step past the end: the last valid index is lengths - 1":
+                torch.stack([out[min(n, T - 1), b] for b, n in enumerate(lengths)]),
+            "the time and batch indices are swapped": _maybe(
+                lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)])),
+        }  # fmt: skip
+        why = next((k for k, v in hints.items() if v is not None and v.shape == got.shape and torch.allclose(got, v)), None)
+        raise CheckFailed(f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else ""))
+    print(f"✓ {name} picks each sequence's last valid step in 3 batches")

@@ -117,11 +117,11 @@ def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: F
     axes = fig.subplots(1, len(names), sharey=True)
     axes = axes if len(names) > 1 else [axes]
     for ax, name in zip(axes, names):
-        values = trace[name].detach().cpu().T  # (H, T): units down, time across
+        values = trace[name].detach().cpu().T.numpy()  # (H, T): units down, time across
         if name in ("i", "f", "o", "r", "z"):  # sigmoid gates: 0 (closed) to 1 (open)
             cmap, lo, hi = "viridis", 0.0, 1.0
         else:  # tanh outputs and states, centred on 0; c is unbounded
-            hi = max(1.0, values.abs().max().item()) if name == "c" else 1.0
+            hi = max(1.0, float(abs(values).max())) if name == "c" else 1.0
             cmap, lo = "RdBu_r", -hi
         im = ax.imshow(values, cmap=cmap, aspect="auto", vmin=lo, vmax=hi)
         ax.set_xticks(range(len(source)), list(source))
