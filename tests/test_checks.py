@@ -118,3 +118,49 @@ def test_diagnose_names_mistakes_directly():
     args = (x, h, W_ih, W_hh, b_ih, b_hh)
     assert "paper" in checks.diagnose("gru", gru("paper")(*args), *args)
     assert checks.diagnose("gru", gru("torch")(*args), *args) is None
+
+
+def test_diagnose_final_state_names_each_mistake():
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 4)
+    bi = torch.nn.GRU(4, 5, num_layers=2, bidirectional=True)
+    out, h_n = bi(x)
+    assert checks.diagnose_final_state(bi, x, torch.cat([h_n[-2], h_n[-1]], -1)).startswith("right")
+    assert checks.diagnose_final_state(bi, x, out[-1]).startswith("output[-1]")
+    assert checks.diagnose_final_state(bi, x, h_n[-1]).startswith("h_n[-1] alone")
+    assert checks.diagnose_final_state(bi, x, out[:, -1]).startswith("output[:, -1]")
+    assert checks.diagnose_final_state(bi, x, h_n[1]).startswith("h_n[1]: layer 0 backward")
+    assert checks.diagnose_final_state(bi, x, torch.zeros(3, 10)).startswith("no known mistake")
+    bf = torch.nn.LSTM(4, 5, num_layers=3, batch_first=True)
+    xb = torch.randn(3, 6, 4)
+    _, (h, _) = bf(xb)
+    assert "batch-first" in checks.diagnose_final_state(bf, xb, h[:, -1])
+    assert checks.diagnose_final_state(bf, xb, h[-1]).startswith("right")
+
+
+def test_summary_and_last_valid_checks():
+    def summary_right(h_n, L, bi):
+        return torch.cat([h_n[-2], h_n[-1]], -1) if bi else h_n[-1]
+
+    checks.check_sequence_summary(summary_right)
+    with pytest.raises(CheckFailed, match="h_n\\[-1\\] alone"):
+        checks.check_sequence_summary(lambda h_n, L, bi: h_n[-1])
+    with pytest.raises(CheckFailed, match="Not done yet"):
+        checks.check_sequence_summary(stub)
+
+    checks.check_last_valid_outputs(lambda out, n: out[n - 1, torch.arange(out.shape[1])])
+    with pytest.raises(CheckFailed, match="padding"):
+        checks.check_last_valid_outputs(lambda out, n: out[-1])
+    with pytest.raises(CheckFailed, match="one step past the end"):
+        checks.check_last_valid_outputs(lambda out, n: out[n.clamp(max=out.shape[0] - 1), torch.arange(out.shape[1])])
+
+
+def test_sequence_loss_check():
+    import torch.nn.functional as F
+
+    checks.check_sequence_loss(lambda lg, t: F.cross_entropy(lg.reshape(-1, lg.shape[-1]), t.reshape(-1)))
+    checks.check_sequence_loss(lambda lg, t: F.cross_entropy(lg.permute(1, 2, 0), t.T))
+    with pytest.raises(CheckFailed, match="T times the mean"):
+        checks.check_sequence_loss(lambda lg, t: sum(F.cross_entropy(lg[k], t[k]) for k in range(len(lg))))
+    with pytest.raises(CheckFailed, match="classes on dim 1"):
+        checks.check_sequence_loss(lambda lg, t: F.cross_entropy(lg, t))
