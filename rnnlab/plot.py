@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from rnnlab.train import History
 
-__all__ = ["unrolled_diagram", "plot_histories", "plot_gates"]
+__all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates"]
 
 OUTPUT_COLOR = "#9ecae1"  # fill: states that form `output`
 H_N_COLOR = "#e6550d"  # edge: states that form `h_n`
@@ -131,3 +131,65 @@ def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: F
     if title:
         fig.suptitle(title)
     return fig
+
+
+# Data flow of one cell step: node -> (x, y, label), then edges (from, to).
+_CELL_FLOWS = {
+    "lstm": (
+        {
+            "x": (0, 0, "$x_t$"), "h": (0, 1.6, "$h_{t-1}$"), "c0": (0, 4.4, "$c_{t-1}$"),
+            "lin": (2.2, 0.8, "$x_t W_{ih}^T + b_{ih}$\n$+\ h_{t-1} W_{hh}^T + b_{hh}$\n(B, 4H)"),
+            "f": (4.6, 3.3, "f = σ(·)"), "i": (4.6, 2.2, "i = σ(·)"),
+            "g": (4.6, 1.1, "g = tanh(·)"), "o": (4.6, 0, "o = σ(·)"),
+            "mf": (6.2, 4.4, "⊙"), "mi": (6.2, 1.65, "⊙"), "add": (7.4, 4.4, "+"),
+            "c": (8.8, 4.4, "$c_t$"), "tc": (8.8, 2.2, "tanh"), "mo": (8.8, 0, "⊙"), "out": (10.2, 0, "$h_t$"),
+        },
+        [("x", "lin"), ("h", "lin"), ("lin", "i"), ("lin", "f"), ("lin", "g"), ("lin", "o"),
+         ("c0", "mf"), ("f", "mf"), ("i", "mi"), ("g", "mi"), ("mf", "add"), ("mi", "add"),
+         ("add", "c"), ("c", "tc"), ("tc", "mo"), ("o", "mo"), ("mo", "out")],
+    ),
+    "gru": (
+        {
+            "x": (0, 0, "$x_t$"), "h": (0, 2.6, "$h_{t-1}$"),
+            "gi": (2.3, 0, "$x_t W_{ih}^T + b_{ih}$\n→ $i_r, i_z, i_n$"),
+            "gh": (2.3, 2.6, "$h_{t-1} W_{hh}^T + b_{hh}$\n→ $h_r, h_z, h_n$"),
+            "r": (5.0, 1.3, "r = σ($i_r + h_r$)"), "z": (5.0, 3.6, "z = σ($i_z + h_z$)"),
+            "n": (7.4, 0.6, "n = tanh($i_n$ + r ⊙ $h_n$)"),
+            "out": (9.6, 2.6, "$h_t$ = (1 − z) ⊙ n\n+ z ⊙ $h_{t-1}$"),
+        },
+        [("x", "gi"), ("h", "gh"), ("gi", "r"), ("gh", "r"), ("gi", "z"), ("gh", "z"),
+         ("gi", "n"), ("gh", "n"), ("r", "n"), ("n", "out"), ("z", "out"), ("h", "out")],
+    ),
+}  # fmt: skip
+
+
+def cell_diagram(kind: str, ax: Axes | None = None) -> Axes:
+    """Draw the data flow of one LSTM or GRU step, torch's gate order and form.
+
+    Args:
+        kind: ``'lstm'`` (gates i, f, g, o and the cell state) or ``'gru'`` (r, z, n, with
+            the reset gate applied to ``h_n = h W_hn^T + b_hn``).
+        ax: where to draw; a new figure if omitted.
+
+    Returns:
+        The Axes.
+    """
+    nodes, edges = _CELL_FLOWS[kind]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.6))
+    for name, (x, y, label) in nodes.items():
+        is_state = name in ("x", "h", "c0", "c", "out")
+        ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3, bbox=dict(
+            boxstyle="round,pad=0.35", facecolor=OUTPUT_COLOR if is_state else "white", edgecolor="0.3"))  # fmt: skip
+    for a, b in edges:
+        (xa, ya, _), (xb, yb, _) = nodes[a], nodes[b]
+        bend = "arc3,rad=-0.25" if (a, b) == ("h", "out") else "arc3"
+        ax.add_patch(FancyArrowPatch((xa, ya), (xb, yb), arrowstyle="->", mutation_scale=10, color="0.45",
+                                     shrinkA=22, shrinkB=22, connectionstyle=bend, zorder=2))  # fmt: skip
+    xs = [x for x, _, _ in nodes.values()]
+    ys = [y for _, y, _ in nodes.values()]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 1.3)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.axis("off")
+    ax.set_title(f"one {kind.upper()} step", fontsize=10, loc="left")
+    return ax

@@ -74,3 +74,13 @@ def test_plot_histories_and_gates():
     assert images[0].get_clim() == (0.0, 1.0)  # sigmoid gate
     assert images[1].get_clim()[1] >= trace["c"].abs().max().item()  # c is not clipped
     assert images[0].get_array().shape == (3, 5)  # units x time
+
+
+@pytest.mark.parametrize("kind,labels", [("lstm", ["f = σ(·)", "g = tanh(·)", "o = σ(·)"]), ("gru", ["r = σ"])])
+def test_cell_diagram(kind, labels):
+    from rnnlab.plot import cell_diagram
+
+    ax = cell_diagram(kind)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert all(label in texts for label in labels)
+    assert len(ax.patches) >= 10  # the arrows

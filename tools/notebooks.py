@@ -4,8 +4,9 @@
     python tools/notebooks.py student [--out DIR]      copies without solutions or outputs
 
 ``execute`` is what ``make notebooks`` runs: it executes each numbered notebook with
-the environment's own kernel, then normalizes it (no widget state, no timings, stable
-metadata) so that a diff shows only real changes in the teaching outputs.
+the environment's own kernel, gives untagged cells a slide type (see ``tag_slides``), then
+normalizes it (no widget state, no timings, stable metadata) so that a diff shows only
+real changes in the teaching outputs.
 
 ``student`` writes copies to ``build/student/`` in which every cell tagged ``solution``
 keeps only what stands outside ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and gets a
@@ -33,6 +34,26 @@ def numbered() -> list[pathlib.Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb"))
 
 
+def tag_slides(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Give every cell a reveal.js slide type, where it has none yet: the title and each
+    ``## `` section start a slide, ``### `` a sub-slide, solutions are skipped, the rest
+    continues the current slide. Instructors can override any cell's type in JupyterLab."""
+    for k, cell in enumerate(nb.cells):
+        show = cell.metadata.setdefault("slideshow", {})
+        if "slide_type" in show:
+            continue
+        src = cell.source.lstrip()
+        if "solution" in cell.metadata.get("tags", []):
+            show["slide_type"] = "skip"
+        elif k == 0 or (cell.cell_type == "markdown" and src.startswith("## ")):
+            show["slide_type"] = "slide"
+        elif cell.cell_type == "markdown" and src.startswith("### "):
+            show["slide_type"] = "subslide"
+        else:
+            show["slide_type"] = "-"
+    return nb
+
+
 def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop what changes from run to run but teaches nothing."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
@@ -56,7 +77,7 @@ def execute(paths: list[pathlib.Path]) -> None:
         nb = nbformat.read(path, as_version=4)
         NotebookClient(nb, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # fmt: skip
-        nbformat.write(normalize(nb), path)
+        nbformat.write(normalize(tag_slides(nb)), path)
         print(f"executed {path.relative_to(ROOT)} (OMP_NUM_THREADS={env_threads})")
 
 
