@@ -9,12 +9,15 @@ PY     := $(VENV)/bin/python
 TORCH       ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_WORKERS ?= 2
+# Offline assets for `make site` / `make slides`: PyPI packages that ship MathJax 3 and reveal.js
+# (installed without their dependencies; tools/site.py only copies their static files).
+SITE_ASSETS := django-static-mathjax==3.2.2.1 sphinx-revealjs==3.2.1
 
 # Two pytest workers on two cores: one thread each, or torch's thread pools fight (10x slower).
 TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: env test test-unit test-notebooks lab bench notebooks student clean
+.PHONY: env test test-unit test-notebooks test-browser lab bench notebooks student site slides clean
 
 env: $(VENV)/.installed
 
@@ -22,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install --no-deps $(SITE_ASSETS)
 	touch $@
 
 ## Every test: unit tests and the notebooks (executed by nbval), in parallel.
@@ -41,6 +45,18 @@ lab: env
 ## Re-run every numbered notebook on CPU and store its normalized outputs (commit the result).
 notebooks: env
 	OMP_NUM_THREADS=2 CUDA_VISIBLE_DEVICES= $(PY) tools/notebooks.py execute
+
+## The browser test alone: JupyterLab in headless Chromium (apt-get install chromium).
+test-browser: env
+	$(TEST_ENV) $(PY) -m pytest -m browser tests
+
+## The executed course as static HTML (build/site/index.html) and as reveal.js slides
+## (build/slides/index.html); both open offline, straight from the file system.
+site: env
+	$(PY) tools/site.py site --out build/site
+
+slides: env
+	$(PY) tools/site.py slides --out build/slides
 
 ## Student copies (solutions replaced by stubs, outputs cleared) in build/student/.
 student: env
