@@ -52,13 +52,14 @@ class ShapeTable:
     def _repr_html_(self) -> str:
         def row(n, s, section):
             return (f'<tr class="rnnlab-{section}"><td><code>{html.escape(n)}</code></td>'
-                    f'<td class="rnnlab-shape" data-name="{html.escape(n)}">{s}</td></tr>')  # fmt: skip
+                    f'<td class="rnnlab-shape" data-name="{html.escape(n)}" '
+                    f'style="white-space: nowrap">{s}</td></tr>')  # fmt: skip
 
         body = "".join(row(n, s, "tensor") for n, s in self.tensors)
         body += '<tr><td colspan="2"><b>parameters</b></td></tr>'
         body += "".join(row(n, s, "param") for n, s in self.parameters)
         body += row("total", f"{self.num_parameters:,}", "count")
-        return f'<table class="rnnlab-shapes">{body}</table>'
+        return f'<table class="rnnlab-shapes" style="line-height: 1.2">{body}</table>'
 
 
 def shape_table(
@@ -131,7 +132,7 @@ def explorer():
         "batch_first": w.Checkbox(False, description="batch_first", style=style),
         "proj_size": w.IntSlider(0, 0, 63, description="proj_size (LSTM)", style=style),
     }
-    table_view = w.HTML()  # the table, as HTML: readable by tests and by a browser
+    table_view = w.HTML(layout=w.Layout(min_width="340px"))  # the table, readable by tests and browsers
     diagram = w.Output()
 
     def refresh(*_):

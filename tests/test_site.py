@@ -1,0 +1,72 @@
+"""make site / make slides: every notebook appears, and nothing loads from the network."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*.ipynb"))
+
+spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
+site_tools = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(site_tools)
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mathjax") is None or importlib.util.find_spec("sphinx_revealjs") is None,
+    reason="site assets not installed (make env installs django-static-mathjax and sphinx-revealjs)",
+)
+
+REFERENCE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.I)
+CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])([^"')]+)""", re.I)
+
+
+def local_references(page: pathlib.Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    refs = REFERENCE.findall(text) + CSS_URL.findall(text)
+    remote = [r for r in refs if re.match(r"^(?:[a-z]+:)?//", r, re.I) and not r.startswith("data:")]
+    assert not remote, f"{page.name} refers to remote resources: {remote[:5]}"
+    return [r.split("#")[0].split("?")[0] for r in refs if not r.startswith(("data:", "#")) and r.split("#")[0]]
+
+
+@pytest.fixture(scope="module", params=["site", "slides"])
+def built(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
+    return request.param, out, site_tools.build(request.param, out)
+
+
+def test_every_notebook_is_built_and_indexed(built):
+    kind, out, pages = built
+    assert len(pages) == len(NOTEBOOKS)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    positions = []
+    for nb in NOTEBOOKS:
+        name = nb.stem + (".slides.html" if kind == "slides" else ".html")
+        assert (out / name).is_file()
+        positions.append(index.index(f'href="{name}"'))
+    assert positions == sorted(positions), "index lists the course in order"
+    assert index.count("<li>") == len(NOTEBOOKS)
+
+
+def test_no_remote_scripts_and_local_assets_exist(built):
+    kind, out, pages = built
+    for page in [*pages, out / "index.html"]:
+        for ref in local_references(page):
+            assert (page.parent / ref).exists(), f"{page.name} refers to missing {ref}"
+    first = pages[0].read_text(encoding="utf-8")
+    assert 'src="assets/mathjax/tex-chtml.js"' in first
+    if kind == "slides":
+        assert 'src="assets/reveal/dist/reveal.js"' in first
+        assert (out / "assets/reveal/dist/reveal.css").is_file()
+
+
+def test_slides_leave_out_solutions_site_keeps_them(built):
+    kind, out, pages = built
+    text = pages[0].read_text(encoding="utf-8")
+    assert ("BEGIN SOLUTION" in text) == (kind == "site")
+    assert "interactive widget runs here in JupyterLab" in text  # the explorer's static stand-in
+    if kind == "slides":
+        assert text.count("<section") > 5
