@@ -140,6 +140,16 @@ class _RNNBase(nn.Module):
         return s.format(**self.__dict__)
 
     # -- subclass hooks ------------------------------------------------------------------
+    def _param(self, name: str, k: int, d: int) -> Tensor | None:
+        """Parameter ``name`` (``weight_ih``, ``bias_hh``, ...) of layer ``k``, direction ``d``;
+        None when the module has none (``bias=False``, no projection)."""
+        return getattr(self, f"{name}_l{k}" + ("_reverse" if d else ""), None)
+
+    def _folded_bias(self, k: int, d: int) -> Tensor | None:
+        """``b_ih + b_hh``: for RNN and LSTM only the sum matters, so it joins the input projection."""
+        b_ih, b_hh = self._param("bias_ih", k, d), self._param("bias_hh", k, d)
+        return None if b_ih is None else b_ih + b_hh
+
     def _direction_params(self, k: int, d: int) -> tuple[Tensor, Tensor | None, tuple]:
         """``(W_ih, b, step_args)``: the input-projection weight and bias, and what
         the step function needs besides ``xw_t`` and the state."""
@@ -386,10 +396,8 @@ class RNN(_RNNBase):
         )  # fmt: skip
 
     def _direction_params(self, k: int, d: int):
-        sfx = f"_l{k}" + ("_reverse" if d else "")
-        b = getattr(self, "bias_ih" + sfx) + getattr(self, "bias_hh" + sfx) if self.bias else None
-        w_hh_t = getattr(self, "weight_hh" + sfx).t()
-        return getattr(self, "weight_ih" + sfx), b, (w_hh_t, self.nonlinearity)
+        w_hh_t = self._param("weight_hh", k, d).t()
+        return self._param("weight_ih", k, d), self._folded_bias(k, d), (w_hh_t, self.nonlinearity)
 
     def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
         return (rnn_step(xw_t, state[0], *args),)
@@ -439,11 +447,9 @@ class LSTM(_RNNBase):
         )  # fmt: skip
 
     def _direction_params(self, k: int, d: int):
-        sfx = f"_l{k}" + ("_reverse" if d else "")
-        b = getattr(self, "bias_ih" + sfx) + getattr(self, "bias_hh" + sfx) if self.bias else None
-        w_hr_t = getattr(self, "weight_hr" + sfx).t() if self.proj_size > 0 else None
-        w_hh_t = getattr(self, "weight_hh" + sfx).t()
-        return getattr(self, "weight_ih" + sfx), b, (w_hh_t, w_hr_t)
+        w_hr = self._param("weight_hr", k, d)  # None without projection
+        step_args = (self._param("weight_hh", k, d).t(), None if w_hr is None else w_hr.t())
+        return self._param("weight_ih", k, d), self._folded_bias(k, d), step_args
 
     def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
         return lstm_step(xw_t, state[0], state[1], *args)
@@ -502,10 +508,9 @@ class GRU(_RNNBase):
         )  # fmt: skip
 
     def _direction_params(self, k: int, d: int):
-        sfx = f"_l{k}" + ("_reverse" if d else "")
-        b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
-        b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None  # stays per step: b_hn
-        return getattr(self, "weight_ih" + sfx), b_ih, (getattr(self, "weight_hh" + sfx).t(), b_hh)
+        b_hh = self._param("bias_hh", k, d)  # stays in the step: b_hn sits inside r * (...)
+        w_hh_t = self._param("weight_hh", k, d).t()
+        return self._param("weight_ih", k, d), self._param("bias_ih", k, d), (w_hh_t, b_hh)
 
     def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
         return (gru_step(xw_t, state[0], *args),)
