@@ -99,7 +99,6 @@ def _lstm_variants(x, h, c, W_ih, W_hh, b_ih, b_hh) -> dict[str, tuple[Tensor, T
 
 
 def _gru(x, h, W_ih, W_hh, b_ih, b_hh, form="torch"):
-    H = h.shape[1]
     i_r, i_z, i_n = (x @ W_ih.T + b_ih).chunk(3, 1)
     W_hr, W_hz, W_hn = W_hh.chunk(3, 0)
     b_hr, b_hz, b_hn = b_hh.chunk(3, 0)
@@ -113,7 +112,6 @@ def _gru(x, h, W_ih, W_hh, b_ih, b_hh, form="torch"):
         n = torch.tanh(i_n + r * (h @ W_hn.T) + b_hn)
     else:
         n = torch.tanh(i_n + r * (h @ W_hn.T + b_hn))
-    assert n.shape[1] == H
     if form == "z_swapped":
         return z * n + (1 - z) * h
     return (1 - z) * n + z * h
@@ -333,7 +331,6 @@ def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str
         h_n = h_n[0] if isinstance(h_n, tuple) else h_n
         L, D = module.num_layers, 2 if module.bidirectional else 1
         t_major = output.transpose(0, 1) if module.batch_first else output  # (T, B, D*P)
-        Hd = t_major.shape[-1] // D
         right = torch.cat([h_n[-2], h_n[-1]], -1) if D == 2 else h_n[-1]
         known = {
             "right: the last layer's final state" + (", forward and backward concatenated" if D == 2 else ""): right,
