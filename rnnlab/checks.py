@@ -25,6 +25,7 @@ __all__ = [
     "check_sequence_loss",
     "check_last_valid_outputs",
     "check_sequence_summary",
+    "check_tbptt_step",
     "diagnose_final_state",
     "diagnose",
 ]
@@ -398,3 +399,131 @@ def check_last_valid_outputs(fn: Callable) -> None:
         why = next((k for k, v in hints.items() if v is not None and v.shape == got.shape and torch.allclose(got, v)), None)
         raise CheckFailed(f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else ""))
     print(f"✓ {name} picks each sequence's last valid step in 3 batches")
+
+
+# -- truncated backprop through time ----------------------------------------------------------
+def _tbptt_case(seed: int = 0):
+    """A tiny float64 character LM, its chunks, and a way to rebuild it identically."""
+    from rnnlab.data import stream_batches
+    from rnnlab.models import CharLM
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, 7, (3 * 2 * 6 + 1,), generator=g)
+    chunks = stream_batches(ids, batch_size=2, seq_len=6)  # 3 chunks of (6, 2)
+
+    def build():
+        torch.manual_seed(seed)
+        model = CharLM(7, "lstm", embedding_dim=4, hidden_size=5).double()
+        return model, torch.optim.SGD(model.parameters(), lr=0.5)
+
+    return chunks, build
+
+
+def _tbptt_run(step: Callable, build: Callable, chunks, clip: float) -> tuple[list[float], list[Tensor]]:
+    model, opt = build()
+    state, losses = None, []
+    for x, y in chunks:
+        loss, state = step(model, opt, x, y, state, clip)
+        losses.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
+    return losses, [p.detach().clone() for p in model.parameters()]
+
+
+def _tbptt_variants() -> dict[str, Callable]:
+    """Known mistakes, each written as the step a learner might write."""
+    import torch.nn.functional as F
+
+    from rnnlab.models import detach_state
+
+    def loss_of(model, x, y, state):
+        logits, state = model(x, state)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)), state
+
+    def no_clip(model, opt, x, y, state, clip):
+        opt.zero_grad()
+        loss, state = loss_of(model, x, y, detach_state(state))
+        loss.backward()
+        opt.step()
+        return loss.item(), detach_state(state)
+
+    def no_zero_grad(model, opt, x, y, state, clip):
+        loss, state = loss_of(model, x, y, detach_state(state))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss.item(), detach_state(state)
+
+    def clip_value(model, opt, x, y, state, clip):
+        opt.zero_grad()
+        loss, state = loss_of(model, x, y, detach_state(state))
+        loss.backward()
+        nn.utils.clip_grad_value_(model.parameters(), clip)
+        opt.step()
+        return loss.item(), detach_state(state)
+
+    def state_dropped(model, opt, x, y, state, clip):
+        opt.zero_grad()
+        loss, state = loss_of(model, x, y, None)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss.item(), detach_state(state)
+
+    return {
+        "the gradients were not clipped. clip_grad_norm_ must run after loss.backward() (before "
+        "it there is no gradient to clip) and before optimizer.step()": no_clip,
+        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones": no_zero_grad,
+        "clip_grad_value_ clips each entry; the task asks for clip_grad_norm_, which rescales the "
+        "whole gradient and keeps its direction": clip_value,
+        "the carried state is not used: every chunk starts from zeros. Pass the previous chunk's "
+        "(detached) state to the model": state_dropped,
+    }
+
+
+def check_tbptt_step(fn: Callable) -> None:
+    """``fn(model, optimizer, x, y, state, clip) -> (loss, state)``: one truncated-BPTT step
+    (zero_grad, forward from the detached carried state, backward, clip_grad_norm_, step), as
+    :func:`rnnlab.lm.tbptt_step`. Runs 3 consecutive chunks and compares every weight."""
+    from rnnlab.lm import tbptt_step
+
+    name = getattr(fn, "__name__", "your function")
+    chunks, build = _tbptt_case()
+    clip = 0.05  # small enough that clipping changes every step
+    want_losses, want = _tbptt_run(tbptt_step, build, chunks, clip)
+    try:
+        got_losses, got = _tbptt_run(lambda *a: _call(fn, name, *a), build, chunks, clip)
+    except CheckFailed as e:
+        text = str(e)
+        if "backward through the graph a second time" in text:
+            raise CheckFailed(
+                f"{name}: the second chunk's backward() failed because the carried state was not "
+                "detached: its graph reaches back into the first chunk, whose graph backward() "
+                "already freed. Pass state.detach() (for an LSTM, each of (h, c)) to the model."
+            ) from None
+        if "modified by an inplace operation" in text:
+            raise CheckFailed(
+                f"{name}: backward() failed with an in-place modification error. retain_graph=True "
+                "kept the old chunk's graph alive, but optimizer.step() has since changed the "
+                "weights it saved. Drop retain_graph and detach the carried state instead."
+            ) from None
+        raise
+    except (TypeError, ValueError) as e:
+        raise CheckFailed(f"{name} should return (loss, state); calling it failed with {type(e).__name__}: {e}") from None
+
+    def same(params: list[Tensor]) -> bool:
+        return all(_max_diff(a, b) is not None and _max_diff(a, b) < TOL for a, b in zip(params, want))
+
+    if same(got):
+        if any(abs(a - b) > 1e-8 for a, b in zip(got_losses, want_losses)):
+            raise CheckFailed(f"{name}: the weights are right, but the returned losses {got_losses} "
+                              f"should be each chunk's mean loss {want_losses}")  # fmt: skip
+        print(f"✓ {name} trains 3 chunks with the carried state detached and clipped gradients, "
+              "exactly as the reference")  # fmt: skip
+        return
+    for mistake, variant in _tbptt_variants().items():
+        _, params = _tbptt_run(variant, build, chunks, clip)
+        if all(_max_diff(a, b) is not None and _max_diff(a, b) < TOL for a, b in zip(got, params)):
+            raise CheckFailed(f"{name}: the weights after 3 chunks are off. Diagnosis: {mistake}.")
+    raise CheckFailed(
+        f"{name}: the weights after 3 chunks differ from the reference and match no known mistake. "
+        "The order is: zero_grad, forward from the detached state, loss, backward, clip, step."
+    )

@@ -13,7 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CLASSIC_IDX2CHAR", "CharVocab", "PairDataset", "one_hot"]
+__all__ = [
+    "CLASSIC_IDX2CHAR", "CharVocab", "PairDataset", "one_hot", "zen_of_python", "python_docs_text",
+    "split_text", "stream_batches",
+]  # fmt: skip
 
 CLASSIC_IDX2CHAR = ["e", "l", "h", "o"]
 
@@ -122,3 +125,77 @@ def validate_pair(source: str, target: str) -> None:
             f"source and target must have equal lengths (one output per input character), "
             f"got {source!r} ({len(source)}) and {target!r} ({len(target)})"
         )
+
+
+# -- real text that ships with every Python: no download -------------------------------------
+def zen_of_python() -> str:
+    """The Zen of Python (``import this``), 856 characters of English: a short real text.
+
+    ``this`` stores it ROT13-encoded and prints it when first imported; this reads it silently.
+    """
+    import codecs
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import this
+    return codecs.decode(this.s, "rot13")
+
+
+def python_docs_text() -> str:
+    """The Python reference's help topics, ``pydoc_data.topics`` (about 465 k characters of
+    English prose and code from the Python documentation, PSF licence), joined in a fixed
+    order (sorted by topic name), so every run sees the same text.
+
+    Raises:
+        RuntimeError: when the interpreter was built without ``pydoc_data`` (some minimal
+            distributions strip it).
+    """
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as e:
+        raise RuntimeError(
+            "this Python has no pydoc_data.topics (the help topics of the standard library), "
+            "so the course's text corpus is missing; use a full CPython install (python.org, "
+            "conda, pyenv, or Debian's python3 with libpython3-stdlib)"
+        ) from e
+    return "\n\n".join(topics[k].strip() for k in sorted(topics))
+
+
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """A fixed train/validation split: the last ``val_fraction`` of the text is validation
+    (contiguous, never shuffled, so no validation sentence leaks into training)."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    cut = int(len(text) * (1 - val_fraction))
+    if cut < 2 or len(text) - cut < 2:
+        raise ValueError(f"text of {len(text)} characters is too short to split at {val_fraction}")
+    return text[:cut], text[cut:]
+
+
+def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Tensor, Tensor]]:
+    """Cut one long index sequence into chunks for truncated backprop through time.
+
+    The stream is split into ``batch_size`` contiguous rows, and the rows are read ``seq_len``
+    steps at a time, so row ``b`` of chunk ``k + 1`` continues row ``b`` of chunk ``k``: the
+    hidden state can be carried (detached) from one chunk to the next. Targets are the inputs
+    shifted by one character. The last chunk may be shorter in time; the batch never shrinks.
+
+    Args:
+        ids: ``(N,)`` int64 indices of the whole text.
+        batch_size: rows ``B``.
+        seq_len: steps ``T`` per chunk.
+
+    Returns:
+        A list of ``(x, y)``, each ``(T, B)`` time-major.
+    """
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D (N,), got shape {tuple(ids.shape)}")
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size} and {seq_len}")
+    row_len = (len(ids) - 1) // batch_size  # each row needs one extra character for its target
+    if row_len < 1:
+        raise ValueError(f"{len(ids)} characters cannot fill {batch_size} rows of at least 2")
+    x = ids[: row_len * batch_size].view(batch_size, row_len).T  # (N/B, B)
+    y = ids[1 : row_len * batch_size + 1].view(batch_size, row_len).T
+    return [(x[t : t + seq_len], y[t : t + seq_len]) for t in range(0, row_len, seq_len)]

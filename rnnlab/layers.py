@@ -39,6 +39,9 @@ class _RNNBase(nn.Module):
     """Constructor, parameters and the layer/direction/time loops shared by RNN, LSTM, GRU."""
 
     _gates: int  # G: 1 (RNN), 4 (LSTM), 3 (GRU)
+    # Set by rnnlab.bptt.record_states: a list that receives, per (layer, direction), the
+    # state tuple of every time step, in time order. None (the default): nothing is kept.
+    _state_recorder: list | None = None
 
     def __init__(
         self,
@@ -208,7 +211,10 @@ class _RNNBase(nn.Module):
                 w_ih, b, args = self._direction_params(k, d)
                 steps = steps_of(F.linear(layer_in, w_ih, b))  # T x (B_t, G*H)
                 state = tuple(s[k * D + d] for s in hx)
-                ys, final = self._run_direction(steps, state, args, reverse=d == 1)
+                keep = None if self._state_recorder is None else []
+                ys, final = self._run_direction(steps, state, args, reverse=d == 1, keep=keep)
+                if keep is not None:
+                    self._state_recorder.append(keep)  # T x State, for layer k, direction d
                 outs.append(join(ys))  # (T, B, P) or packed (N, P)
                 finals.append(final)
             layer_in = outs[0] if D == 1 else torch.cat(outs, -1)  # (T, B, D*P)
@@ -235,11 +241,13 @@ class _RNNBase(nn.Module):
         return output, h_n
 
     def _run_direction(
-        self, steps: Sequence[Tensor], state: State, args: tuple, reverse: bool
+        self, steps: Sequence[Tensor], state: State, args: tuple, reverse: bool,
+        keep: list[State] | None = None,
     ) -> tuple[list[Tensor], State]:
         """Run one layer in one direction; return per-step outputs (in time order) and
         the final state. With packed input the batch shrinks (forward) or grows
-        (backward) between steps; otherwise every step has the full batch."""
+        (backward) between steps; otherwise every step has the full batch. ``keep``, if
+        given, receives every step's whole state (``(h,)`` or ``(h, c)``) in time order."""
         ys: list[Tensor] = []
         if not reverse:
             ended: list[State] = []  # states of sequences that stopped early
@@ -250,6 +258,8 @@ class _RNNBase(nn.Module):
                     state = tuple(s[:b] for s in state)
                 state = self._step(xw_t, state, args)
                 ys.append(state[0])
+                if keep is not None:
+                    keep.append(state)
             if ended:
                 state = tuple(torch.cat([s, *e]) for s, *e in zip(state, *reversed(ended)))
             return ys, state
@@ -261,7 +271,11 @@ class _RNNBase(nn.Module):
                 state = tuple(torch.cat([s, s0[s.shape[0] : b]]) for s, s0 in zip(state, start))
             state = self._step(xw_t, state, args)
             ys.append(state[0])
+            if keep is not None:
+                keep.append(state)
         ys.reverse()
+        if keep is not None:
+            keep.reverse()
         return ys, state
 
     # -- checks --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.data import one_hot
 from rnnlab.layers import GRU, LSTM, RNN
 
-__all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "build_model", "trace_gates"]
+__all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "CharLM", "detach_state", "build_model", "trace_gates"]
 
 MODEL_NAMES = ("rnncell", "rnn", "embed-rnn", "lstm", "gru")
 
@@ -89,6 +89,70 @@ class EmbedRecurrent(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(self.embedding(x))  # (T, B, E) -> (T, B, H)
         return self.head(out)  # (T, B, V)
+
+
+class CharLM(nn.Module):
+    """A character language model: ``Embedding(V, E)`` → ``RNN``/``LSTM``/``GRU(E, H, L)``
+    → ``Linear(H, V)``, predicting the next character at every step.
+
+    Unlike the lesson models it takes and returns the recurrent state, so truncated backprop
+    through time can carry it from one chunk of text to the next.
+
+    Args:
+        vocab_size: characters ``V``.
+        kind: ``'lstm'``, ``'gru'`` or ``'rnn'``.
+        embedding_dim, hidden_size, num_layers, dropout: sizes ``E``, ``H``, ``L`` and the
+            dropout between layers (and before the head).
+        nonlinearity: ``'tanh'`` or ``'relu'``, for ``kind='rnn'`` only.
+        impl: ``'rnnlab'`` (from scratch) or ``'torch'`` (``torch.nn``'s fused module); the two
+            have identical parameters, so a ``state_dict`` moves between them.
+
+    Inputs: ``x`` ``(T, B)`` indices, ``state`` as the recurrent layer's ``hx`` (or None).
+    Outputs: ``(logits, state)``: ``(T, B, V)`` and the final state.
+    """
+
+    KINDS = ("lstm", "gru", "rnn")
+
+    def __init__(self, vocab_size: int, kind: str = "lstm", embedding_dim: int = 32, hidden_size: int = 128,
+                 num_layers: int = 1, dropout: float = 0.0, impl: str = "rnnlab",
+                 nonlinearity: str = "tanh") -> None:  # fmt: skip
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}, got {kind!r}")
+        if impl not in ("rnnlab", "torch"):
+            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
+        for arg, v in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
+                       ("hidden_size", hidden_size), ("num_layers", num_layers)):  # fmt: skip
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{arg} must be a positive integer, got {v!r}")
+        self.spec = {"name": "charlm", "vocab_size": vocab_size, "kind": kind, "embedding_dim": embedding_dim,
+                     "hidden_size": hidden_size, "num_layers": num_layers, "dropout": float(dropout)}  # fmt: skip
+        self.impl = impl
+        classes = {"rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN},
+                   "torch": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}}[impl]  # fmt: skip
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        if kind != "rnn" and nonlinearity != "tanh":
+            raise ValueError(f"nonlinearity applies to kind='rnn' only, got kind={kind!r}")
+        extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
+        if extra and nonlinearity != "tanh":
+            self.spec["nonlinearity"] = nonlinearity
+        self.rnn = classes[kind](embedding_dim, hidden_size, num_layers,
+                                 dropout=dropout if num_layers > 1 else 0.0, **extra)  # fmt: skip
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: Tensor, state=None):
+        out, state = self.rnn(self.embedding(x), state)  # (T, B, H)
+        return self.head(self.drop(out)), state  # (T, B, V)
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (a tensor or an ``(h, c)`` pair), keep its values."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(s.detach() for s in state)
 
 
 def build_model(name: str, vocab_size: int, hidden_size: int | None = None,
