@@ -65,6 +65,7 @@ student: env
 ## rnnlab vs torch.nn speed, float32, 2 threads (see README.md for the table).
 bench: env
 	$(PY) benchmarks/bench_rnn.py
+	$(PY) benchmarks/bench_lm.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

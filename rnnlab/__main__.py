@@ -1,14 +1,25 @@
-"""Command line: ``python -m rnnlab train --source hello --target ohlol --model gru``.
+"""Command line.
 
-Trains one of the five character models on a pair of equal-length strings, shows a
-progress bar on stderr, optionally saves a checkpoint, and prints the final prediction as
-its last line of stdout.
+``python -m rnnlab train --source hello --target ohlol --model gru`` trains one of the five
+character models on a pair of equal-length strings and prints the final prediction as its last
+line of stdout.
+
+``python -m rnnlab lm train --save lm.pt`` trains the character language model of notebook 09
+on the Python documentation's text (shipped with Python, no download) and prints its validation
+bits per character next to the baselines; ``python -m rnnlab lm sample --checkpoint lm.pt
+--prompt "The " --temperature 0.8`` continues a prompt.
+
+Progress goes to stderr; bad arguments are refused up front with exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
+from pathlib import Path
 
 from rnnlab.data import PairDataset, validate_pair
 from rnnlab.models import MODEL_NAMES, build_model
@@ -33,12 +44,149 @@ def _parser() -> argparse.ArgumentParser:
                     help="random seed (default 1; with some seeds the one-hot models stall at 80%%)")
     tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _lm_parsers(sub)
     return ap
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def _lm_parsers(sub) -> None:
+    from rnnlab.lm import LMConfig
+
+    lm = sub.add_parser("lm", help="character language model on real text (notebook 09)",
+                        description="Train or sample the character language model of notebook 09.")  # fmt: skip
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True)
+    tr = lm_sub.add_parser("train", help="train on the Python documentation's text",
+                           description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
+                                       "(about 465k characters that ship with Python) with truncated BPTT.")  # fmt: skip
+    tr.add_argument("--text", choices=("docs", "zen"), default="docs",
+                    help="docs: the Python reference's help topics (default); zen: the Zen of Python")  # fmt: skip
+    tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
+    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab",
+                    help="rnnlab's from-scratch layer or torch.nn's fused one (same weights)")  # fmt: skip
+    tr.add_argument("--hidden-size", type=_positive_int, default=128)
+    tr.add_argument("--embedding-dim", type=_positive_int, default=32)
+    tr.add_argument("--num-layers", type=_positive_int, default=1)
+    tr.add_argument("--epochs", type=_positive_int, default=15)
+    tr.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    tr.add_argument("--batch-size", type=_positive_int, default=LMConfig.batch_size)
+    tr.add_argument("--seq-len", type=_positive_int, default=LMConfig.seq_len)
+    tr.add_argument("--lr", type=_positive_float, default=LMConfig.lr)
+    tr.add_argument("--clip", type=_positive_float, default=LMConfig.clip, help="max gradient norm")
+    tr.add_argument("--eval-every", type=_positive_int, default=100, help="validate every N steps")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
+    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
+    sa.add_argument("--checkpoint", required=True, metavar="PATH")
+    sa.add_argument("--prompt", default="The ")
+    sa.add_argument("--length", type=_positive_int, default=300)
+    sa.add_argument("--temperature", type=_positive_float, default=0.8)
+    sa.add_argument("--top-k", type=_positive_int, default=None)
+    sa.add_argument("--seed", type=int, default=0)
+
+
+def _writable(ap: argparse.ArgumentParser, option: str, path: str | None) -> None:
+    """Refuse, before any training, a path that cannot be written: try a file beside it."""
+    if path is None:
+        return
+    import tempfile
+
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(f"{path} is a folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        ap.error(f"{option} {path}: cannot write there ({e.strerror or e})")
+
+
+def _lm_train(ap: argparse.ArgumentParser, args) -> int:
+    from rnnlab.data import CharVocab, python_docs_text, split_text, zen_of_python
+    from rnnlab.lm import LMConfig, baselines, train_lm
+    from rnnlab.models import CharLM
+
+    _writable(ap, "--save", args.save)
+    _writable(ap, "--history", args.history)
+    text = python_docs_text() if args.text == "docs" else zen_of_python()
+    vocab = CharVocab.from_strings(text)
+    train, val = split_text(text, 0.1)
+    train_ids, val_ids = vocab.encode(train), vocab.encode(val)
+    set_seed(args.seed)
+    model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers,
+                   impl=args.impl).to(get_device())  # fmt: skip
+    config = LMConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+                      seq_len=args.seq_len, lr=args.lr, clip=args.clip, eval_every=args.eval_every,
+                      progress=not args.no_progress)  # fmt: skip
+    history = train_lm(model, train_ids, val_ids, config)
+    base = baselines(train_ids, val_ids, len(vocab))
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "lm_command", "save", "history", "no_progress")}
+    if args.save:
+        print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
+    if args.history:
+        payload = {"settings": settings, "baselines": base, "history": history.to_dict()}
+        tmp = Path(args.history).with_name(Path(args.history).name + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=1) + "\n")
+        os.replace(tmp, args.history)
+        print(f"wrote {args.history}", file=sys.stderr)
+    print(f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
+          f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}")  # fmt: skip
+    return 0
+
+
+def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
+    import torch
+
+    from rnnlab.lm import sample
+    from rnnlab.train import load_checkpoint
+
+    if not Path(args.checkpoint).is_file():
+        ap.error(f"--checkpoint {args.checkpoint}: no such file")
+    try:
+        model, vocab, _ = load_checkpoint(args.checkpoint)
+    except Exception as e:  # not a checkpoint, or another format
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        ap.error(f"--checkpoint {args.checkpoint}: not a readable rnnlab checkpoint ({first})")
+    unknown = sorted(set(args.prompt) - set(vocab.char2idx))
+    if not args.prompt or unknown:
+        ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
+    if args.top_k is not None and args.top_k > len(vocab):
+        ap.error(f"--top-k must be at most the vocabulary size {len(vocab)}")
+    device = get_device()
+    model.to(device)
+    g = torch.Generator(device=device).manual_seed(args.seed)
+    print(sample(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
+    if args.command == "lm":
+        lm_ap = ap._subparsers._group_actions[0].choices["lm"]._subparsers._group_actions[0].choices[args.lm_command]
+        return (_lm_train if args.lm_command == "train" else _lm_sample)(lm_ap, args)
     try:
         validate_pair(args.source, args.target)
     except ValueError as e:

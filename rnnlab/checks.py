@@ -26,6 +26,7 @@ __all__ = [
     "check_last_valid_outputs",
     "check_sequence_summary",
     "check_tbptt_step",
+    "check_bits_per_char",
     "diagnose_final_state",
     "diagnose",
 ]
@@ -527,3 +528,39 @@ def check_tbptt_step(fn: Callable) -> None:
         f"{name}: the weights after 3 chunks differ from the reference and match no known mistake. "
         "The order is: zero_grad, forward from the detached state, loss, backward, clip, step."
     )
+
+
+# -- bits per character -----------------------------------------------------------------------
+def check_bits_per_char(fn: Callable) -> None:
+    """``fn(logits, targets) -> float``: mean cross-entropy of ``(T, B, V)`` logits against
+    ``(T, B)`` next characters, in bits per character (nats / ln 2)."""
+    import math
+
+    import torch.nn.functional as F
+
+    name = getattr(fn, "__name__", "your function")
+    g = torch.Generator().manual_seed(0)
+    for T, B, V in [(6, 3, 5), (4, 4, 4), (3, 2, 9)]:
+        logits = torch.randn(T, B, V, generator=g, dtype=torch.float64)
+        targets = torch.randint(0, V, (T, B), generator=g)
+        nats = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)).item()
+        want = nats / math.log(2)
+        got = _call(fn, name, logits, targets)
+        try:
+            got = float(got)
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailed(f"{name} should return one number (a float or a 0-d tensor), got {_shape(got)}") from None
+        if abs(got - want) < 1e-8:
+            continue
+        hints = {
+            "that is the loss in nats (natural log); divide by ln 2 for bits": nats,
+            "log10 instead of log2: divide nats by ln 2, not ln 10": nats / math.log(10),
+            "you summed over characters instead of averaging": want * T * B,
+            "you multiplied by ln 2 instead of dividing": nats * math.log(2),
+        }
+        why = next((k for k, v in hints.items() if abs(v - got) < 1e-8), None)
+        raise CheckFailed(
+            f"{name} returned {got:.4f} for logits {(T, B, V)}; expected {want:.4f} bits/char. "
+            + (f"Diagnosis: {why}." if why else "Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2.")
+        )
+    print(f"✓ {name} gives bits per character on 3 random batches")

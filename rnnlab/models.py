@@ -22,7 +22,7 @@ from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.data import one_hot
 from rnnlab.layers import GRU, LSTM, RNN
 
-__all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "CharLM", "detach_state", "build_model", "trace_gates"]
+__all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "CharLM", "detach_state", "build_model", "model_from_spec", "trace_gates"]
 
 MODEL_NAMES = ("rnncell", "rnn", "embed-rnn", "lstm", "gru")
 
@@ -169,6 +169,15 @@ def build_model(name: str, vocab_size: int, hidden_size: int | None = None,
     if name in EmbedRecurrent.KINDS:
         return EmbedRecurrent(name, vocab_size, hidden_size or 8, embedding_dim or 10)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def model_from_spec(spec: dict) -> nn.Module:
+    """Rebuild a model (untrained) from its ``spec`` dict, as stored in a checkpoint."""
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name == "charlm":
+        return CharLM(**spec)
+    return build_model(name, spec["vocab_size"], spec.get("hidden_size"), spec.get("embedding_dim"))
 
 
 @torch.no_grad()

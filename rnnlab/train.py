@@ -237,7 +237,7 @@ def load_checkpoint(
     Returns:
         ``(model, vocab, config)``.
     """
-    from rnnlab.models import build_model
+    from rnnlab.models import model_from_spec
 
     payload = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -248,8 +248,7 @@ def load_checkpoint(
             f"checkpoint vocabulary {stored_vocab.idx2char} differs from the given {vocab.idx2char}"
         )
     if model is None:
-        kwargs = {k: v for k, v in spec.items() if k in ("hidden_size", "embedding_dim")}
-        model = build_model(spec["name"], spec["vocab_size"], **kwargs)
+        model = model_from_spec(spec)
     elif getattr(model, "spec", None) != spec:
         raise ValueError(
             f"checkpoint holds a {_describe(spec)} model; refusing to load it into a "

@@ -105,6 +105,10 @@ def student(out_dir: pathlib.Path) -> list[pathlib.Path]:
         target = out_dir / path.name
         nbformat.write(nb, target)
         written.append(target)
+    if (NOTEBOOKS / "data").is_dir():  # files the notebooks read (e.g. 09's stored long-run history)
+        import shutil
+
+        shutil.copytree(NOTEBOOKS / "data", out_dir / "data", dirs_exist_ok=True)
     return written
 
 
