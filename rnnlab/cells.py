@@ -38,7 +38,8 @@ def rnn_step(xw_t: Tensor, h: Tensor, w_hh_t: Tensor, nonlinearity: str = "tanh"
 
 
 def lstm_step(
-    xw_t: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_hr_t: Tensor | None = None
+    xw_t: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_hr_t: Tensor | None = None,
+    g_doubled: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step (Hochreiter & Schmidhuber, with torch's gate order i, f, g, o).
 
@@ -51,14 +52,21 @@ def lstm_step(
         c: ``(B, H)`` previous cell state.
         w_hh_t: ``(P, 4H)`` transposed hidden weight.
         w_hr_t: ``(H, P)`` transposed projection weight, or ``None``.
+        g_doubled: the g block (rows ``2H:3H``) of ``xw_t`` and of ``w_hh_t``'s columns is
+            already multiplied by 2. Then one sigmoid serves all four gates, since
+            ``tanh(g) = 2σ(2g) - 1``: fewer kernels per step (what :class:`rnnlab.LSTM` does).
 
     Returns:
         ``(h', c')`` of shapes ``(B, P)`` and ``(B, H)``.
     """
     gates = torch.addmm(xw_t, h, w_hh_t)  # (B, 4H)
-    i, f, g, o = gates.chunk(4, 1)  # each (B, H)
-    i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-    c = torch.addcmul(f * c, i, torch.tanh(g))  # f*c + i*g
+    if g_doubled:
+        i, f, g, o = torch.sigmoid(gates).chunk(4, 1)  # g holds σ(2g)
+        g = 2 * g - 1  # tanh(g) = 2σ(2g) - 1
+    else:
+        i, f, g, o = gates.chunk(4, 1)  # each (B, H)
+        i, f, o, g = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o), torch.tanh(g)
+    c = torch.addcmul(f * c, i, g)  # f*c + i*g
     h = o * torch.tanh(c)  # (B, H)
     if w_hr_t is not None:
         h = h.mm(w_hr_t)  # (B, P), no bias

@@ -35,6 +35,22 @@ __all__ = ["RNN", "LSTM", "GRU"]
 State = tuple[Tensor, ...]  # (h,) or (h, c)
 
 
+class _ScaleRows(torch.autograd.Function):
+    """``w * scale`` (rows scaled), which keeps ``w`` itself among the saved tensors, so that
+    autograd's check still catches ``w`` changed in place (e.g. by ``optimizer.step()``) before
+    a backward through an old graph, exactly as when the parameter is used directly."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor, scale: Tensor) -> Tensor:  # w (R, C), scale (R, 1)
+        ctx.save_for_backward(w, scale)
+        return w * scale
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        _, scale = ctx.saved_tensors  # unpacking checks w's version
+        return grad * scale, None
+
+
 class _RNNBase(nn.Module):
     """Constructor, parameters and the layer/direction/time loops shared by RNN, LSTM, GRU."""
 
@@ -461,12 +477,19 @@ class LSTM(_RNNBase):
         )  # fmt: skip
 
     def _direction_params(self, k: int, d: int):
+        # The g rows doubled once per forward, so each step needs one sigmoid for all four
+        # gates (tanh(g) = 2σ(2g) - 1, see lstm_step's g_doubled).
+        H, w_ih = self.hidden_size, self._param("weight_ih", k, d)
+        scale = w_ih.new_ones(4 * H, 1)
+        scale[2 * H : 3 * H] = 2.0
         w_hr = self._param("weight_hr", k, d)  # None without projection
-        step_args = (self._param("weight_hh", k, d).t(), None if w_hr is None else w_hr.t())
-        return self._param("weight_ih", k, d), self._folded_bias(k, d), step_args
+        b = self._folded_bias(k, d)
+        w_hh_t = _ScaleRows.apply(self._param("weight_hh", k, d), scale).t()  # (P, 4H)
+        step_args = (w_hh_t, None if w_hr is None else w_hr.t())
+        return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step_args
 
     def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
-        return lstm_step(xw_t, state[0], state[1], *args)
+        return lstm_step(xw_t, state[0], state[1], *args, g_doubled=True)
 
     def forward(
         self,

@@ -149,3 +149,21 @@ def test_set_spectral_radius():
     assert abs(torch.linalg.eigvals(w).abs().max().item() - 1.5) < 1e-5
     with pytest.raises(ValueError, match="square"):
         set_spectral_radius_(torch.randn(3, 4), 1.0)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_stale_graph_after_an_optimizer_step_raises_like_torch(cls):
+    """backward through a graph whose weights optimizer.step() changed in place must fail, as in
+    torch (rnnlab.LSTM scales its g rows per forward: the scaled copy still guards the weight)."""
+    messages = {}
+    for impl in (nn, rnnlab):
+        torch.manual_seed(0)
+        net = getattr(impl, cls)(3, 4)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        out, _ = net(torch.randn(5, 2, 3))
+        out.sum().backward(retain_graph=True)
+        opt.step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation") as e:
+            out.sum().backward()
+        messages[impl.__name__] = str(e.value)
+    assert len(messages) == 2
