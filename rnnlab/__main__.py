@@ -19,11 +19,12 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rnnlab.data import PairDataset, validate_pair
 from rnnlab.models import MODEL_NAMES, build_model
-from rnnlab.train import TrainConfig, fit, get_device, predict, save_checkpoint, set_seed
+from rnnlab.train import TrainConfig, atomic_write, fit, get_device, predict, save_checkpoint, set_seed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,24 +49,23 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a positive (finite) ``int`` or ``float``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (math.isfinite(value) and value > 0):
+            what = "integer" if kind is int else "finite number"
+            raise argparse.ArgumentTypeError(f"expected a positive {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+_positive_int, _positive_float = _positive(int), _positive(float)
 
 
 def _lm_parsers(sub) -> None:
@@ -96,6 +96,7 @@ def _lm_parsers(sub) -> None:
     tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
     tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.set_defaults(handler=_lm_train, parser=tr)
     sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
     sa.add_argument("--checkpoint", required=True, metavar="PATH")
     sa.add_argument("--prompt", default="The ")
@@ -103,6 +104,7 @@ def _lm_parsers(sub) -> None:
     sa.add_argument("--temperature", type=_positive_float, default=0.8)
     sa.add_argument("--top-k", type=_positive_int, default=None)
     sa.add_argument("--seed", type=int, default=0)
+    sa.set_defaults(handler=_lm_sample, parser=sa)
 
 
 def _writable(ap: argparse.ArgumentParser, option: str, path: str | None) -> None:
@@ -142,14 +144,13 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
                       progress=not args.no_progress)  # fmt: skip
     history = train_lm(model, train_ids, val_ids, config)
     base = baselines(train_ids, val_ids, len(vocab))
-    settings = {k: v for k, v in vars(args).items() if k not in ("command", "lm_command", "save", "history", "no_progress")}
+    skip = ("command", "lm_command", "handler", "parser", "save", "history", "no_progress")
+    settings = {k: v for k, v in vars(args).items() if k not in skip}
     if args.save:
         print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
     if args.history:
         payload = {"settings": settings, "baselines": base, "history": history.to_dict()}
-        tmp = Path(args.history).with_name(Path(args.history).name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=1) + "\n")
-        os.replace(tmp, args.history)
+        atomic_write(args.history, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
         print(f"wrote {args.history}", file=sys.stderr)
     print(f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
           f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}")  # fmt: skip
@@ -185,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
     if args.command == "lm":
-        lm_ap = ap._subparsers._group_actions[0].choices["lm"]._subparsers._group_actions[0].choices[args.lm_command]
-        return (_lm_train if args.lm_command == "train" else _lm_sample)(lm_ap, args)
+        return args.handler(args.parser, args)  # errors are reported by the subcommand's parser
     try:
         validate_pair(args.source, args.target)
     except ValueError as e:

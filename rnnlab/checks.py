@@ -429,55 +429,40 @@ def _tbptt_run(step: Callable, build: Callable, chunks, clip: float) -> tuple[li
     return losses, [p.detach().clone() for p in model.parameters()]
 
 
+def _tbptt_variant(zero_grad: bool = True, clip: str | None = "norm", carry: bool = True) -> Callable:
+    """A truncated-BPTT step with one classic mistake: no ``zero_grad``, another clipping (or
+    none), or the carried state ignored."""
+    from rnnlab.models import detach_state
+    from rnnlab.train import sequence_loss
+
+    def step(model, opt, x, y, state, max_norm):
+        if zero_grad:
+            opt.zero_grad()
+        logits, state = model(x, detach_state(state) if carry else None)
+        loss = sequence_loss(logits, y)
+        loss.backward()
+        if clip == "norm":
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        elif clip == "value":
+            nn.utils.clip_grad_value_(model.parameters(), max_norm)
+        opt.step()
+        return loss.item(), detach_state(state)
+
+    return step
+
+
 def _tbptt_variants() -> dict[str, Callable]:
     """Known mistakes, each written as the step a learner might write."""
-    import torch.nn.functional as F
-
-    from rnnlab.models import detach_state
-
-    def loss_of(model, x, y, state):
-        logits, state = model(x, state)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)), state
-
-    def no_clip(model, opt, x, y, state, clip):
-        opt.zero_grad()
-        loss, state = loss_of(model, x, y, detach_state(state))
-        loss.backward()
-        opt.step()
-        return loss.item(), detach_state(state)
-
-    def no_zero_grad(model, opt, x, y, state, clip):
-        loss, state = loss_of(model, x, y, detach_state(state))
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        return loss.item(), detach_state(state)
-
-    def clip_value(model, opt, x, y, state, clip):
-        opt.zero_grad()
-        loss, state = loss_of(model, x, y, detach_state(state))
-        loss.backward()
-        nn.utils.clip_grad_value_(model.parameters(), clip)
-        opt.step()
-        return loss.item(), detach_state(state)
-
-    def state_dropped(model, opt, x, y, state, clip):
-        opt.zero_grad()
-        loss, state = loss_of(model, x, y, None)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        return loss.item(), detach_state(state)
-
     return {
         "the gradients were not clipped. clip_grad_norm_ must run after loss.backward() (before "
-        "it there is no gradient to clip) and before optimizer.step()": no_clip,
-        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones": no_zero_grad,
+        "it there is no gradient to clip) and before optimizer.step()": _tbptt_variant(clip=None),
+        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones":
+            _tbptt_variant(zero_grad=False),
         "clip_grad_value_ clips each entry; the task asks for clip_grad_norm_, which rescales the "
-        "whole gradient and keeps its direction": clip_value,
+        "whole gradient and keeps its direction": _tbptt_variant(clip="value"),
         "the carried state is not used: every chunk starts from zeros. Pass the previous chunk's "
-        "(detached) state to the model": state_dropped,
-    }
+        "(detached) state to the model": _tbptt_variant(carry=False),
+    }  # fmt: skip
 
 
 def check_tbptt_step(fn: Callable) -> None:

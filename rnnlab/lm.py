@@ -18,13 +18,9 @@ from torch import Tensor, nn
 
 from rnnlab.data import CharVocab, stream_batches
 from rnnlab.models import detach_state
+from rnnlab.train import sequence_loss
 
 __all__ = ["tbptt_step", "evaluate", "baselines", "LMConfig", "LMHistory", "train_lm", "sample"]
-
-
-def _next_char_loss(logits: Tensor, y: Tensor) -> Tensor:
-    """Mean cross-entropy of ``(T, B, V)`` logits against ``(T, B)`` next characters."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
 def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, state=None,
@@ -43,7 +39,7 @@ def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y:
     """
     optimizer.zero_grad()
     logits, state = model(x, detach_state(state))  # graph starts at this chunk
-    loss = _next_char_loss(logits, y)
+    loss = sequence_loss(logits, y)  # mean cross-entropy per character
     loss.backward()
     if clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), clip)  # after backward, before step
@@ -204,7 +200,6 @@ def train_lm(
                 bar.set_postfix(val_bpc=f"{record['val_bpc']:.3f}", refresh=False)
                 if on_eval is not None:
                     on_eval(step, record)
-                model.train()
             if step >= total_steps:
                 break
     bar.close()

@@ -24,7 +24,7 @@ from rnnlab.data import CharVocab, PairDataset
 
 __all__ = [
     "set_seed", "get_device", "TrainConfig", "History", "sequence_loss", "fit", "predict",
-    "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT",
+    "save_checkpoint", "load_checkpoint", "atomic_write", "CHECKPOINT_FORMAT",
 ]  # fmt: skip
 
 
@@ -192,6 +192,27 @@ def predict(model: nn.Module, data: PairDataset | list[str], vocab: CharVocab | 
 CHECKPOINT_FORMAT = "rnnlab-checkpoint/1"
 
 
+def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
+    """Write a file so that a crash leaves either the old file or the new one, never half.
+
+    ``write(f)`` fills a temporary file (binary) in the same folder; it is flushed to disk,
+    then renamed over ``path``. On any error the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, vocab: CharVocab, config: dict | None = None) -> Path:
     """Save model weights, its architecture spec, the vocabulary and a config, atomically.
 
@@ -207,17 +228,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, vocab: CharVocab,
         "config": dict(config or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(payload, f))
     return path
 
 
