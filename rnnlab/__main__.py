@@ -9,6 +9,12 @@ on the Python documentation's text (shipped with Python, no download) and prints
 bits per character next to the baselines; ``python -m rnnlab lm sample --checkpoint lm.pt
 --prompt "The " --temperature 0.8`` continues a prompt.
 
+``python -m rnnlab names train --save names.pt`` trains notebook 10's surname classifier and
+``python -m rnnlab names predict --checkpoint names.pt Schmidt Rossi`` names the likely
+languages; ``python -m rnnlab seq2seq train --task dates --save dates.pt`` trains notebook 11's
+encoder–decoder and ``python -m rnnlab seq2seq run --checkpoint dates.pt "3 March 2021"``
+decodes new inputs.
+
 Progress goes to stderr; bad arguments are refused up front with exit code 2.
 """
 
@@ -46,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _lm_parsers(sub)
+    _names_parsers(sub)
+    _seq2seq_parsers(sub)
     return ap
 
 
@@ -107,6 +115,186 @@ def _lm_parsers(sub) -> None:
     sa.set_defaults(handler=_lm_sample, parser=sa)
 
 
+def _names_parsers(sub) -> None:
+    from rnnlab.classify import ClassifyConfig
+
+    top = sub.add_parser("names", help="surname -> language classifier (notebook 10)",
+                         description="Train or use the bidirectional GRU surname classifier of notebook 10.")  # fmt: skip
+    names_sub = top.add_subparsers(dest="names_command", required=True)
+    tr = names_sub.add_parser("train", help="train on the faker package's surname lists")
+    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab")
+    tr.add_argument("--readout", choices=("final", "mean"), default="final",
+                    help="final states of both directions (default) or the masked mean of the outputs")  # fmt: skip
+    tr.add_argument("--hidden-size", type=_positive_int, default=128)
+    tr.add_argument("--embedding-dim", type=_positive_int, default=32)
+    tr.add_argument("--num-layers", type=_positive_int, default=1)
+    tr.add_argument("--epochs", type=_positive_int, default=ClassifyConfig.epochs)
+    tr.add_argument("--batch-size", type=_positive_int, default=ClassifyConfig.batch_size)
+    tr.add_argument("--lr", type=_positive_float, default=ClassifyConfig.lr)
+    tr.add_argument("--clip", type=_positive_float, default=ClassifyConfig.clip, help="max gradient norm")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
+    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.set_defaults(handler=_names_train, parser=tr)
+    pr = names_sub.add_parser("predict", help="the likely languages of surnames")
+    pr.add_argument("--checkpoint", required=True, metavar="PATH")
+    pr.add_argument("--top-k", type=_positive_int, default=3)
+    pr.add_argument("name", nargs="+", help="surnames (accents and capitals are fine)")
+    pr.set_defaults(handler=_names_predict, parser=pr)
+
+
+def _seq2seq_parsers(sub) -> None:
+    from rnnlab.seq2seq import Seq2SeqConfig
+
+    top = sub.add_parser("seq2seq", help="encoder-decoder on a generated task (notebook 11)",
+                         description="Train or run the GRU encoder-decoder of notebook 11.")  # fmt: skip
+    s2s_sub = top.add_subparsers(dest="seq2seq_command", required=True)
+    tr = s2s_sub.add_parser("train", help="train on generated pairs")
+    tr.add_argument("--task", choices=("dates", "reverse"), default="dates",
+                    help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'")  # fmt: skip
+    tr.add_argument("--max-len", type=_positive_int, default=14, help="longest string of the reverse task")
+    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab")
+    tr.add_argument("--hidden-size", type=_positive_int, default=128)
+    tr.add_argument("--embedding-dim", type=_positive_int, default=16)
+    tr.add_argument("--steps", type=_positive_int, default=1000)
+    tr.add_argument("--batch-size", type=_positive_int, default=Seq2SeqConfig.batch_size)
+    tr.add_argument("--lr", type=_positive_float, default=Seq2SeqConfig.lr)
+    tr.add_argument("--teacher-forcing", type=_probability, default=1.0,
+                    help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)")  # fmt: skip
+    tr.add_argument("--clip", type=_positive_float, default=Seq2SeqConfig.clip, help="max gradient norm")
+    tr.add_argument("--eval-every", type=_positive_int, default=100)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
+    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.set_defaults(handler=_seq2seq_train, parser=tr)
+    run = s2s_sub.add_parser("run", help="decode inputs with a trained model (greedy)")
+    run.add_argument("--checkpoint", required=True, metavar="PATH")
+    run.add_argument("text", nargs="+", help="inputs, e.g. '3 March 2021'")
+    run.set_defaults(handler=_seq2seq_run, parser=run)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _settings(args, *extra_skip: str) -> dict:
+    skip = {"command", "handler", "parser", "save", "history", "no_progress", *extra_skip}
+    return {k: v for k, v in vars(args).items() if k not in skip}
+
+
+def _write_history(path: str | None, payload: dict) -> None:
+    if path:
+        atomic_write(path, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _load(ap: argparse.ArgumentParser, path: str, name: str):
+    from rnnlab.train import load_checkpoint
+
+    if not Path(path).is_file():
+        ap.error(f"--checkpoint {path}: no such file")
+    try:
+        model, vocab, config = load_checkpoint(path)
+    except Exception as e:  # not a checkpoint, or another format
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        ap.error(f"--checkpoint {path}: not a readable rnnlab checkpoint ({first})")
+    if model.spec.get("name") != name:
+        ap.error(f"--checkpoint {path}: holds a '{model.spec.get('name')}' model, not a '{name}' one")
+    return model.to(get_device()), vocab, config
+
+
+def _names_train(ap: argparse.ArgumentParser, args) -> int:
+    from rnnlab.classify import (ClassifyConfig, NameClassifier, char_count_baseline, majority_baseline,
+                                 train_classifier)  # fmt: skip
+    from rnnlab.data import PAD, CharVocab, split_labelled, surnames
+
+    _writable(ap, "--save", args.save)
+    _writable(ap, "--history", args.history)
+    groups = surnames()
+    train, val = split_labelled(groups)
+    labels = list(groups)
+    vocab = CharVocab.from_strings(*(n for n, _ in train + val), specials=(PAD,))
+    set_seed(args.seed)
+    model = NameClassifier(len(vocab), len(labels), args.embedding_dim, args.hidden_size, args.num_layers,
+                           readout=args.readout, impl=args.impl).to(get_device())  # fmt: skip
+    config = ClassifyConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, clip=args.clip)
+    history = train_classifier(model, train, val, vocab, config, progress=not args.no_progress)
+    base = {"majority": majority_baseline(train, val), "char counts": char_count_baseline(train, val),
+            "char trigrams": char_count_baseline(train, val, 3)}  # fmt: skip
+    settings = _settings(args, "names_command")
+    if args.save:
+        print(f"saved {save_checkpoint(args.save, model, vocab, {**settings, 'labels': labels})}", file=sys.stderr)
+    _write_history(args.history, {"settings": settings, "labels": labels, "baselines": base,
+                                  "history": vars(history)})  # fmt: skip
+    print(f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
+          + ", ".join(f"{k} {v:.1%}" for k, v in base.items()))  # fmt: skip
+    return 0
+
+
+def _names_predict(ap: argparse.ArgumentParser, args) -> int:
+    from rnnlab.classify import predict_names
+
+    model, vocab, config = _load(ap, args.checkpoint, "names")
+    try:
+        ranked = predict_names(model, args.name, vocab, config["labels"], args.top_k)
+    except ValueError as e:
+        ap.error(str(e))
+    for name, top in zip(args.name, ranked):
+        print(f"{name}: " + ", ".join(f"{lang} {p:.0%}" for lang, p in top))
+    return 0
+
+
+def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
+    from rnnlab.data import date_pairs, reversal_pairs
+
+    if task == "dates":
+        return date_pairs(20000, seed=0), date_pairs(1000, seed=1, held_out=True)
+    return reversal_pairs(20000, 1, max_len, seed=0), reversal_pairs(1000, 1, max_len, seed=1)
+
+
+def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
+    from rnnlab.data import END, PAD, START, CharVocab
+    from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, train_seq2seq
+
+    _writable(ap, "--save", args.save)
+    _writable(ap, "--history", args.history)
+    train, val = _task_pairs(args.task, args.max_len)
+    vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
+    set_seed(args.seed)
+    model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl).to(get_device())
+    config = Seq2SeqConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, teacher_forcing=args.teacher_forcing,
+                           clip=args.clip, seed=args.seed, eval_every=args.eval_every)  # fmt: skip
+    history = train_seq2seq(model, train, val, vocab, config, progress=not args.no_progress)
+    settings = _settings(args, "seq2seq_command")
+    if args.save:
+        print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
+    _write_history(args.history, {"settings": settings, "history": history.to_dict()})
+    print(f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
+          f"held-out exact match {history.val_exact[-1]:.1%}")  # fmt: skip
+    return 0
+
+
+def _seq2seq_run(ap: argparse.ArgumentParser, args) -> int:
+    from rnnlab.seq2seq import translate
+
+    model, vocab, _ = _load(ap, args.checkpoint, "seq2seq")
+    try:
+        outputs = translate(model, args.text, vocab)
+    except ValueError as e:
+        ap.error(str(e))
+    for text, out in zip(args.text, outputs):
+        print(f"{text} -> {out}")
+    return 0
+
+
 def _writable(ap: argparse.ArgumentParser, option: str, path: str | None) -> None:
     """Refuse, before any training, a path that cannot be written: try a file beside it."""
     if path is None:
@@ -144,14 +332,10 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
                       progress=not args.no_progress)  # fmt: skip
     history = train_lm(model, train_ids, val_ids, config)
     base = baselines(train_ids, val_ids, len(vocab))
-    skip = ("command", "lm_command", "handler", "parser", "save", "history", "no_progress")
-    settings = {k: v for k, v in vars(args).items() if k not in skip}
+    settings = _settings(args, "lm_command")
     if args.save:
         print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
-    if args.history:
-        payload = {"settings": settings, "baselines": base, "history": history.to_dict()}
-        atomic_write(args.history, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
-        print(f"wrote {args.history}", file=sys.stderr)
+    _write_history(args.history, {"settings": settings, "baselines": base, "history": history.to_dict()})
     print(f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
           f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}")  # fmt: skip
     return 0
@@ -161,22 +345,14 @@ def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
     import torch
 
     from rnnlab.lm import sample
-    from rnnlab.train import load_checkpoint
 
-    if not Path(args.checkpoint).is_file():
-        ap.error(f"--checkpoint {args.checkpoint}: no such file")
-    try:
-        model, vocab, _ = load_checkpoint(args.checkpoint)
-    except Exception as e:  # not a checkpoint, or another format
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        ap.error(f"--checkpoint {args.checkpoint}: not a readable rnnlab checkpoint ({first})")
+    model, vocab, _ = _load(ap, args.checkpoint, "charlm")
     unknown = sorted(set(args.prompt) - set(vocab.char2idx))
     if not args.prompt or unknown:
         ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
     if args.top_k is not None and args.top_k > len(vocab):
         ap.error(f"--top-k must be at most the vocabulary size {len(vocab)}")
     device = get_device()
-    model.to(device)
     g = torch.Generator(device=device).manual_seed(args.seed)
     print(sample(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g))
     return 0
@@ -185,7 +361,7 @@ def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
-    if args.command == "lm":
+    if args.command in ("lm", "names", "seq2seq"):
         return args.handler(args.parser, args)  # errors are reported by the subcommand's parser
     try:
         validate_pair(args.source, args.target)

@@ -27,6 +27,8 @@ __all__ = [
     "check_sequence_summary",
     "check_tbptt_step",
     "check_bits_per_char",
+    "check_masked_mean",
+    "check_greedy_decode",
     "diagnose_final_state",
     "diagnose",
 ]
@@ -549,3 +551,102 @@ def check_bits_per_char(fn: Callable) -> None:
             + (f"Diagnosis: {why}." if why else "Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2.")
         )
     print(f"✓ {name} gives bits per character on 3 random batches")
+
+
+# -- variable-length batches and decoding (notebooks 10 and 11) -----------------------------------
+def check_masked_mean(fn: Callable) -> None:
+    """``fn(output, lengths) -> (B, H)``: the mean of each sequence's outputs over its valid
+    steps ``0 .. lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
+    name = getattr(fn, "__name__", "your function")
+    g = torch.Generator().manual_seed(0)
+    for lengths in ([5, 2, 4], [3, 3, 1, 2], [1], [2, 6]):
+        T, B = max(lengths) + 1, len(lengths)
+        out = torch.randn(T, B, 3, generator=g, dtype=torch.float64)
+        out[torch.arange(T)[:, None] >= torch.tensor(lengths)[None, :]] = 7.0  # padding garbage
+        want = torch.stack([out[:n, b].mean(0) for b, n in enumerate(lengths)])
+        got = _call(fn, name, out.clone(), torch.tensor(lengths))
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+        if torch.allclose(got.double(), want):
+            continue
+        mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]
+        hints = {
+            "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": out.mean(0),
+            "the masked sum is divided by T (the padded length) instead of each sequence's length":
+                (out * mask).sum(0) / T,
+            "the padding is masked but the sum is not divided by the lengths": (out * mask).sum(0),
+            "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]":
+                torch.stack([out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]),
+        }  # fmt: skip
+        why = next((k for k, v in hints.items() if torch.allclose(got.double(), v)), None)
+        raise CheckFailed(f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
+                          + (f" Diagnosis: {why}." if why else ""))  # fmt: skip
+    print(f"✓ {name} averages only the valid steps in 4 batches")
+
+
+def _decoder_case(seed: int):
+    from rnnlab.seq2seq import Seq2Seq
+
+    torch.manual_seed(seed)
+    model = Seq2Seq(9, embedding_dim=4, hidden_size=8).double().eval()
+    with torch.no_grad():  # larger weights: outputs that depend on the source, some ending early
+        for p in model.parameters():
+            p.mul_(3)
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([4, 2, 5, 3])
+    src = torch.randint(3, 9, (5, 4), generator=g)
+    src[torch.arange(5)[:, None] >= lengths[None, :]] = model.pad
+    return model, src, lengths
+
+
+@torch.no_grad()
+def _decode_variant(model, src, lengths, max_len, feed="argmax", keep_start=False, keep_end=False, stop=True):
+    h = model.encode(src, lengths)
+    y = torch.full((src.shape[1],), model.start, dtype=torch.long)
+    steps = []
+    for _ in range(max_len + 1 if stop else max_len):
+        logits, h = model.decode_step(y if feed == "argmax" else torch.full_like(y, model.start), h)
+        y = logits.argmax(-1)
+        steps.append(y)
+    rows = []
+    for row in torch.stack(steps, 1).tolist():
+        if stop and model.end in row:
+            row = row[: row.index(model.end) + (1 if keep_end else 0)]
+        rows.append(([model.start] if keep_start else []) + row[: max_len + (1 if keep_end and row[-1:] == [model.end] else 0)])
+    return rows
+
+
+def check_greedy_decode(fn: Callable) -> None:
+    """``fn(model, src, lengths, max_len) -> list[list[int]]``: greedy decoding with a
+    :class:`rnnlab.seq2seq.Seq2Seq` (``model.encode``, ``model.decode_step``): start from
+    ``model.start``, feed back the argmax, stop at ``model.end``; each list holds the output
+    indices without the start and end symbols, at most ``max_len`` of them."""
+    name = getattr(fn, "__name__", "your function")
+    for seed in (0, 3, 1, 2):
+        model, src, lengths = _decoder_case(seed)
+        want = _decode_variant(model, src, lengths, 6)
+        got = _call(fn, name, model, src, lengths, 6)
+        if isinstance(got, Tensor):
+            raise CheckFailed(f"{name} returned a tensor {_shape(got)}; return one Python list of indices "
+                              "per sequence (rows have different lengths once END stops them)")  # fmt: skip
+        try:
+            got = [[int(k) for k in row] for row in got]
+        except TypeError:
+            raise CheckFailed(f"{name} should return a list of lists of ints, got {type(got).__name__}") from None
+        if got == want:
+            continue
+        hints = {
+            "the start symbol is not part of the output; return what the decoder wrote after it":
+                dict(keep_start=True),
+            "leave END out of the output (it marks where the output stops)": dict(keep_end=True),
+            "stop each sequence at its first END; what comes after it is not output":
+                dict(stop=False),
+            "every step was fed START again: feed back the previous step's argmax (and carry h)":
+                dict(feed="start"),
+        }  # fmt: skip
+        why = next((k for k, v in hints.items() if got == _decode_variant(model, src, lengths, 6, **v)), None)
+        if why is None and len(got) != len(want):
+            why = f"one list per sequence: expected {len(want)}, got {len(got)} (the batch is dimension 1 of src)"
+        raise CheckFailed(f"{name} decoded {got} where greedy decoding gives {want}."
+                          + (f" Diagnosis: {why}." if why else ""))  # fmt: skip
+    print(f"✓ {name} decodes greedily, stopping at END, on 4 random models")

@@ -15,10 +15,15 @@ from torch import Tensor
 
 __all__ = [
     "CLASSIC_IDX2CHAR", "CharVocab", "PairDataset", "one_hot", "zen_of_python", "python_docs_text",
-    "split_text", "stream_batches",
+    "split_text", "stream_batches", "PAD", "START", "END", "pad_batch", "SURNAME_LOCALES",
+    "FAKER_VERSION", "fold_name", "surnames", "split_labelled", "date_pairs", "reversal_pairs",
 ]  # fmt: skip
 
 CLASSIC_IDX2CHAR = ["e", "l", "h", "o"]
+
+# Special symbols of variable-length batches, kept single characters so a CharVocab (and a
+# checkpoint) holds them like any other: padding, start and end of a decoded sequence.
+PAD, START, END = "\x00", "\x02", "\x03"
 
 
 class CharVocab:
@@ -40,9 +45,17 @@ class CharVocab:
         self.char2idx = {c: k for k, c in enumerate(chars)}
 
     @classmethod
-    def from_strings(cls, *strings: str) -> CharVocab:
-        """Every character of the strings, sorted."""
-        return cls(sorted(set("".join(strings))))
+    def from_strings(cls, *strings: str, specials: Sequence[str] = ()) -> CharVocab:
+        """Every character of the strings, sorted, after ``specials`` (e.g. ``(PAD, START,
+        END)``, which then get the indices 0, 1, 2)."""
+        return cls(list(specials) + sorted(set("".join(strings)) - set(specials)))
+
+    def index(self, char: str) -> int:
+        """The index of one character (or special symbol); KeyError names the vocabulary."""
+        try:
+            return self.char2idx[char]
+        except KeyError:
+            raise KeyError(f"{char!r} is not in the vocabulary {self.idx2char}") from None
 
     @classmethod
     def classic(cls) -> CharVocab:
@@ -199,3 +212,191 @@ def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Ten
     x = ids[: row_len * batch_size].view(batch_size, row_len).T  # (N/B, B)
     y = ids[1 : row_len * batch_size + 1].view(batch_size, row_len).T
     return [(x[t : t + seq_len], y[t : t + seq_len]) for t in range(0, row_len, seq_len)]
+
+
+# -- variable-length batches ------------------------------------------------------------------
+def pad_batch(
+    seqs: Sequence[Tensor], padding_value: int = 0, batch_first: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Pad 1-D index sequences of different lengths into one tensor, and say their lengths.
+
+    Args:
+        seqs: ``B`` int64 tensors ``(T_b,)``, each with ``T_b >= 1`` (packing refuses empty
+            sequences).
+        padding_value: the index written after each sequence's end.
+        batch_first: ``(B, T)`` instead of ``(T, B)``.
+
+    Returns:
+        ``(padded, lengths)``: ``(T, B)`` (or ``(B, T)``) with ``T = max T_b``, and ``(B,)``
+        int64 lengths **on the CPU**, as ``pack_padded_sequence`` requires, in the input order.
+    """
+    if not seqs:
+        raise ValueError("pad_batch needs at least one sequence")
+    for k, s in enumerate(seqs):
+        if s.dim() != 1:
+            raise ValueError(f"sequence {k} must be 1-D (T,), got shape {tuple(s.shape)}")
+        if len(s) == 0:
+            raise ValueError(f"sequence {k} is empty; every sequence needs at least one step")
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (B,) on the CPU
+    padded = torch.nn.utils.rnn.pad_sequence(list(seqs), batch_first=batch_first, padding_value=padding_value)
+    return padded, lengths
+
+
+# -- surnames by language, from the lists that the faker package ships ------------------------
+FAKER_VERSION = "40.63.0"  # the pinned release whose lists give the stored notebook results
+SURNAME_LOCALES: dict[str, tuple[str, ...]] = {
+    "Czech": ("cs_CZ",), "Dutch": ("nl_NL",), "English": ("en_GB",), "Finnish": ("fi_FI",),
+    "French": ("fr_FR",), "German": ("de_DE", "de_AT"), "Italian": ("it_IT",),
+    "Polish": ("pl_PL",), "Spanish": ("es_ES",), "Swedish": ("sv_SE",),
+}  # fmt: skip
+_FOLD = {"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"}
+_NAME_ATTRS = ("last_names", "unisex_last_names", "male_last_names", "female_last_names",
+               "last_names_male", "last_names_female")  # fmt: skip
+
+
+def fold_name(name: str) -> str:
+    """Lower case, accents removed, a few letters spelt out (``ł`` → ``l``, ``ß`` → ``ss``):
+    ``"Łukasiewicz"`` → ``"lukasiewicz"``, ``"Müller"`` → ``"muller"``. Diacritics would give
+    most languages away at a glance; folded, the network must learn spelling patterns."""
+    import unicodedata
+
+    name = "".join(_FOLD.get(c, c) for c in name.strip().lower())
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+def _locale_surnames(locale: str) -> list[str]:
+    import importlib
+
+    provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    return [n for attr in _NAME_ATTRS for n in getattr(provider, attr, ())]
+
+
+def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]:
+    """Surnames by language, from the per-locale lists of the ``faker`` package (MIT licence).
+
+    Names are folded with :func:`fold_name` and kept when made of ``a-z``, space, ``'`` and
+    ``-``; a name found under two languages (``"adam"``: German and French) is dropped, so every
+    label is unambiguous. Languages with more than ``max_per_language`` names keep a seeded
+    random sample of that many, so no class swamps the others.
+
+    Returns:
+        ``{language: sorted names}`` for the languages of :data:`SURNAME_LOCALES`.
+
+    Raises:
+        RuntimeError: when faker is not installed.
+    """
+    import random
+    import re
+
+    try:
+        import faker
+    except ImportError as e:
+        raise RuntimeError(
+            f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}"
+        ) from e
+    if faker.VERSION != FAKER_VERSION:
+        import warnings
+
+        warnings.warn(f"faker {faker.VERSION} is installed; the course's results were measured "
+                      f"with faker=={FAKER_VERSION}, whose lists may differ", stacklevel=2)  # fmt: skip
+    ok = re.compile(r"[a-z][a-z '-]*[a-z]")
+    by_lang = {
+        lang: {n for loc in locales for n in map(fold_name, _locale_surnames(loc)) if ok.fullmatch(n)}
+        for lang, locales in SURNAME_LOCALES.items()
+    }
+    seen: dict[str, int] = {}
+    for names in by_lang.values():
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+    rng = random.Random(seed)
+    out = {}
+    for lang, names in by_lang.items():
+        unique = sorted(n for n in names if seen[n] == 1)
+        out[lang] = sorted(rng.sample(unique, max_per_language)) if len(unique) > max_per_language else unique
+    return out
+
+
+def split_labelled(
+    groups: dict[str, list[str]], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """A stratified, seeded train/validation split of ``{label: items}``.
+
+    Every label loses the same fraction of its items to validation, so both halves keep the
+    class balance. Labels are numbered in the dict's order.
+
+    Returns:
+        ``(train, val)``: lists of ``(item, label_index)``, each shuffled.
+    """
+    import random
+
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    rng = random.Random(seed)
+    train, val = [], []
+    for k, items in enumerate(groups.values()):
+        items = list(items)
+        rng.shuffle(items)
+        n_val = max(1, round(len(items) * val_fraction))
+        val += [(x, k) for x in items[:n_val]]
+        train += [(x, k) for x in items[n_val:]]
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return train, val
+
+
+# -- generated sequence-to-sequence tasks -------------------------------------------------------
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _write_date(d, style: int) -> str:
+    m = _MONTHS[d.month - 1]
+    return [
+        f"{d.day} {m} {d.year}",  # 3 March 2021
+        f"{m} {d.day}, {d.year}",  # March 3, 2021
+        f"{d.day} {m[:3]} {d.year}",  # 3 Mar 2021
+        f"{m[:3]} {d.day} {d.year}",  # Mar 3 2021
+        f"{d.day:02d}.{d.month:02d}.{d.year}",  # 03.03.2021
+        f"{_WEEKDAYS[d.weekday()]}, {d.day} {m} {d.year}",  # Wednesday, 3 March 2021
+    ][style]
+
+
+def date_pairs(n: int, seed: int = 0, held_out: bool = False) -> list[tuple[str, str]]:
+    """Written dates and their ISO form: ``("March 3, 2021", "2021-03-03")``.
+
+    Dates are drawn uniformly from 1950-01-01 to 2049-12-31 and written in one of six styles
+    (30 % in lower case). The dates split by day: ``held_out=True`` draws only days whose
+    ordinal is a multiple of 5 and ``False`` only the others, so a held-out date was never
+    seen in training in any style.
+    """
+    import datetime
+    import random
+
+    rng = random.Random(seed)
+    lo, hi = datetime.date(1950, 1, 1).toordinal(), datetime.date(2049, 12, 31).toordinal()
+    pairs = []
+    while len(pairs) < n:
+        day = rng.randint(lo, hi)
+        if (day % 5 == 0) != held_out:
+            continue
+        d = datetime.date.fromordinal(day)
+        text = _write_date(d, rng.randrange(6))
+        pairs.append((text.lower() if rng.random() < 0.3 else text, d.isoformat()))
+    return pairs
+
+
+def reversal_pairs(n: int, min_len: int, max_len: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Random lower-case strings and their reversal, lengths uniform in ``[min_len, max_len]``:
+    ``("kfqz", "zqfk")``."""
+    import random
+
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"need 1 <= min_len <= max_len, got {min_len} and {max_len}")
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for _ in range(n):
+        s = "".join(rng.choice(letters) for _ in range(rng.randint(min_len, max_len)))
+        out.append((s, s[::-1]))
+    return out

@@ -177,6 +177,14 @@ def model_from_spec(spec: dict) -> nn.Module:
     name = spec.pop("name")
     if name == "charlm":
         return CharLM(**spec)
+    if name == "names":
+        from rnnlab.classify import NameClassifier
+
+        return NameClassifier(**spec)
+    if name == "seq2seq":
+        from rnnlab.seq2seq import Seq2Seq
+
+        return Seq2Seq(**spec)
     return build_model(name, spec["vocab_size"], spec.get("hidden_size"), spec.get("embedding_dim"))
 
 

@@ -1,0 +1,277 @@
+"""Classifying variable-length sequences: a bidirectional GRU over packed batches.
+
+The model reads a whole name and gives one label: ``Embedding`` → bidirectional ``GRU`` over a
+``PackedSequence`` (so no step ever reads padding) → ``Linear`` on a summary of the sequence.
+Two summaries are offered: ``"final"`` joins the last layer's final forward state (after the
+last real character) with its final backward state (after reading back to the first one), and
+``"mean"`` averages the outputs over each sequence's valid steps only (:func:`masked_mean`).
+
+Also here: the two baselines the network must beat (the majority class and a naive Bayes
+classifier on character counts), training with a config and a history, accuracy, the
+confusion matrix and top-k predictions for new names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnlab.data import PAD, CharVocab, fold_name, pad_batch
+from rnnlab.layers import GRU
+
+__all__ = [
+    "NameClassifier", "masked_mean", "final_states", "encode_names", "majority_baseline",
+    "char_count_baseline", "ClassifyConfig", "ClassifyHistory", "train_classifier", "accuracy",
+    "confusion_matrix", "predict_names",
+]  # fmt: skip
+
+
+def masked_mean(output: Tensor, lengths: Tensor, batch_first: bool = False) -> Tensor:
+    """The mean of each sequence's outputs over its own valid steps, ignoring the padding.
+
+    .. math:: \\bar o_b = \\frac{1}{n_b} \\sum_{t < n_b} o_{t,b}
+
+    Args:
+        output: ``(T, B, H)`` padded outputs (``(B, T, H)`` if ``batch_first``).
+        lengths: ``(B,)`` valid steps ``n_b`` of each sequence, ``1 <= n_b <= T``.
+
+    Returns:
+        ``(B, H)``.
+    """
+    if batch_first:
+        output = output.transpose(0, 1)  # (T, B, H)
+    T, B = output.shape[:2]
+    if lengths.shape != (B,):
+        raise ValueError(f"lengths must be ({B},) for a batch of {B}, got {tuple(lengths.shape)}")
+    lengths = lengths.to(output.device)
+    mask = torch.arange(T, device=output.device)[:, None] < lengths[None, :]  # (T, B)
+    total = (output * mask[..., None].to(output.dtype)).sum(0)  # (B, H)
+    return total / lengths[:, None].to(output.dtype)
+
+
+def final_states(h_n: Tensor, bidirectional: bool) -> Tensor:
+    """The last layer's final state(s) from ``h_n`` ``(L*D, B, H)``: ``h_n[-1]`` for one
+    direction, ``cat(h_n[-2], h_n[-1])`` (forward, then backward) ``(B, 2H)`` for two."""
+    return torch.cat([h_n[-2], h_n[-1]], -1) if bidirectional else h_n[-1]
+
+
+class NameClassifier(nn.Module):
+    """``Embedding`` → ``GRU`` over packed batches → ``Linear``: one label per sequence.
+
+    Args:
+        vocab_size: characters, index 0 being padding.
+        num_classes: labels ``C``.
+        embedding_dim, hidden_size, num_layers: sizes ``E``, ``H`` and the GRU's layers.
+        bidirectional: read each name both ways (the default).
+        readout: ``"final"`` (final states of each direction) or ``"mean"`` (masked mean of
+            the outputs over valid steps).
+        impl: ``"rnnlab"`` (:class:`rnnlab.GRU`) or ``"torch"`` (``nn.GRU``); same parameters.
+
+    Inputs: ``x`` ``(B, T)`` padded indices (batch first), ``lengths`` ``(B,)`` on the CPU.
+    Output: ``(B, C)`` logits.
+    """
+
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 32, hidden_size: int = 64,
+                 num_layers: int = 1, bidirectional: bool = True, readout: str = "final",
+                 impl: str = "rnnlab") -> None:  # fmt: skip
+        super().__init__()
+        if readout not in ("final", "mean"):
+            raise ValueError(f"readout must be 'final' or 'mean', got {readout!r}")
+        if impl not in ("rnnlab", "torch"):
+            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
+        for name, v in [("vocab_size", vocab_size), ("num_classes", num_classes), ("embedding_dim", embedding_dim),
+                        ("hidden_size", hidden_size), ("num_layers", num_layers)]:  # fmt: skip
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self.spec = {"name": "names", "vocab_size": vocab_size, "num_classes": num_classes,
+                     "embedding_dim": embedding_dim, "hidden_size": hidden_size, "num_layers": num_layers,
+                     "bidirectional": bidirectional, "readout": readout, "impl": impl}  # fmt: skip
+        self.bidirectional, self.readout = bidirectional, readout
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        gru = GRU if impl == "rnnlab" else nn.GRU
+        self.rnn = gru(embedding_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional)
+        self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(self.embedding(x), lengths, batch_first=True, enforce_sorted=False)
+        output, h_n = self.rnn(packed)  # h_n (L*D, B, H), back in the input order
+        if self.readout == "final":
+            summary = final_states(h_n, self.bidirectional)  # (B, D*H)
+        else:
+            padded, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True)  # (B, T, D*H)
+            summary = masked_mean(padded, lengths, batch_first=True)
+        return self.out(summary)  # (B, C)
+
+
+def encode_names(names: Sequence[str], vocab: CharVocab) -> tuple[Tensor, Tensor]:
+    """Names → ``(B, T)`` padded indices (pad = ``vocab.index(PAD)``) and ``(B,)`` CPU lengths.
+
+    Names are folded (:func:`rnnlab.data.fold_name`) first, so ``"Müller"`` reads as ``"muller"``.
+    """
+    folded = [fold_name(n) for n in names]
+    for raw, n in zip(names, folded):
+        if not n:
+            raise ValueError(f"{raw!r} has no letters to classify")
+    return pad_batch([vocab.encode(n) for n in folded], vocab.index(PAD), batch_first=True)
+
+
+def _batches(pairs, batch_size, vocab, shuffle_seed=None):
+    order = list(range(len(pairs)))
+    if shuffle_seed is not None:
+        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(shuffle_seed)).tolist()
+    for i in range(0, len(order), batch_size):
+        chunk = [pairs[k] for k in order[i : i + batch_size]]
+        x, lengths = encode_names([n for n, _ in chunk], vocab)
+        yield x, lengths, torch.tensor([y for _, y in chunk])
+
+
+def majority_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[str, int]]) -> float:
+    """Accuracy on ``val`` of always answering the most frequent training label."""
+    labels = [y for _, y in train]
+    top = max(set(labels), key=labels.count)
+    return sum(y == top for _, y in val) / len(val)
+
+
+def char_count_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[str, int]],
+                        ngram: int = 1) -> float:  # fmt: skip
+    """Accuracy on ``val`` of multinomial naive Bayes on character (``ngram=1``) or character
+    pair (``ngram=2``) counts, with add-one smoothing: a model that sees which letters a name
+    has, but not their order beyond ``ngram``."""
+
+    def grams(name: str) -> list[str]:
+        s = f"^{name}$" if ngram > 1 else name
+        return [s[i : i + ngram] for i in range(len(s) - ngram + 1)]
+
+    counts: dict[int, dict[str, int]] = {}
+    docs: dict[int, int] = {}
+    for name, y in train:
+        docs[y] = docs.get(y, 0) + 1
+        c = counts.setdefault(y, {})
+        for g in grams(name):
+            c[g] = c.get(g, 0) + 1
+    vocab = {g for c in counts.values() for g in c}
+    totals = {y: sum(c.values()) for y, c in counts.items()}
+
+    def score(name: str, y: int) -> float:
+        prior = math.log(docs[y] / len(train))
+        denom = math.log(totals[y] + len(vocab) + 1)
+        return prior + sum(math.log(counts[y].get(g, 0) + 1) - denom for g in grams(name))
+
+    return sum(max(counts, key=lambda y: score(n, y)) == label for n, label in val) / len(val)
+
+
+@dataclass
+class ClassifyConfig:
+    """Settings of :func:`train_classifier`."""
+
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 0  # shuffling order of each epoch: seed + epoch
+    clip: float | None = 1.0  # max gradient norm; None = no clipping
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
+            raise ValueError(f"clip must be a positive number or None, got {self.clip}")
+
+
+@dataclass
+class ClassifyHistory:
+    """Per-epoch mean training loss and accuracies, as returned by :func:`train_classifier`."""
+
+    loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+
+
+def train_classifier(
+    model: NameClassifier,
+    train: Sequence[tuple[str, int]],
+    val: Sequence[tuple[str, int]],
+    vocab: CharVocab,
+    config: ClassifyConfig | None = None,
+    on_epoch: Callable[[int, ClassifyHistory], None] | None = None,
+    progress: bool = True,
+) -> ClassifyHistory:
+    """Adam on the cross-entropy of each name's label, ``config.epochs`` shuffled passes.
+
+    Returns:
+        the :class:`ClassifyHistory`; ``on_epoch(epoch, history)`` is called after each pass.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or ClassifyConfig()
+    device = next(model.parameters()).device
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history = ClassifyHistory()
+    bar = tqdm(range(config.epochs), desc="epochs", disable=not progress)
+    for epoch in bar:
+        model.train()
+        total, n, right = 0.0, 0, 0
+        for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch):
+            x, y = x.to(device), y.to(device)  # lengths stay on the CPU
+            logits = model(x, lengths)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            if config.clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            opt.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+            right += (logits.argmax(-1) == y).sum().item()
+        history.loss.append(total / n)
+        history.train_acc.append(right / n)
+        history.val_acc.append(accuracy(model, val, vocab))
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}", refresh=False)
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+    return history
+
+
+@torch.no_grad()
+def _predict(model: NameClassifier, names: Sequence[str], vocab: CharVocab, batch_size: int = 512) -> Tensor:
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits = [model(x.to(device), lengths).cpu()
+              for x, lengths, _ in _batches([(n, 0) for n in names], batch_size, vocab)]  # fmt: skip
+    model.train(was_training)
+    return torch.cat(logits)  # (N, C)
+
+
+def accuracy(model: NameClassifier, pairs: Sequence[tuple[str, int]], vocab: CharVocab) -> float:
+    """Fraction of ``(name, label)`` pairs whose top prediction is the label."""
+    logits = _predict(model, [n for n, _ in pairs], vocab)
+    return (logits.argmax(-1) == torch.tensor([y for _, y in pairs])).float().mean().item()
+
+
+def confusion_matrix(model: NameClassifier, pairs: Sequence[tuple[str, int]], vocab: CharVocab,
+                     num_classes: int) -> Tensor:  # fmt: skip
+    """``(C, C)`` int64 counts: row = true label, column = predicted label."""
+    pred = _predict(model, [n for n, _ in pairs], vocab).argmax(-1)
+    m = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for (_, y), p in zip(pairs, pred.tolist()):
+        m[y, p] += 1
+    return m
+
+
+def predict_names(model: NameClassifier, names: Sequence[str], vocab: CharVocab, labels: Sequence[str],
+                  top_k: int = 3) -> list[list[tuple[str, float]]]:  # fmt: skip
+    """The ``top_k`` labels of each name with their probabilities, most likely first.
+
+    Names may carry accents or capitals (they are folded); a character the vocabulary lacks
+    raises a ValueError naming it.
+    """
+    probs = _predict(model, names, vocab).softmax(-1)
+    top = probs.topk(min(top_k, probs.shape[1]), dim=-1)
+    return [[(labels[k], p) for k, p in zip(i.tolist(), v.tolist())] for v, i in zip(top.values, top.indices)]

@@ -1,0 +1,254 @@
+"""An encoder–decoder: read one sequence, write another of a different length.
+
+The encoder (``Embedding`` → ``GRU`` over the packed source) squeezes the whole input into its
+final state ``h``. The decoder is a ``GRUCell`` stepped by hand: it starts from ``h`` and the
+start symbol, and at every step reads the previous output character, updates its state and
+scores the next character with a ``Linear`` layer, until it writes the end symbol.
+
+During training the previous character fed to the decoder is the *true* one (teacher forcing)
+with probability ``teacher_forcing``, otherwise the decoder's own best guess (free running);
+at test time it is always its own guess (:func:`greedy_decode`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnlab.cells import GRUCell
+from rnnlab.data import END, PAD, START, CharVocab, pad_batch
+from rnnlab.layers import GRU
+
+__all__ = [
+    "Seq2Seq", "make_batch", "token_loss", "greedy_decode", "translate", "exact_match",
+    "Seq2SeqConfig", "Seq2SeqHistory", "train_seq2seq",
+]  # fmt: skip
+
+
+class Seq2Seq(nn.Module):
+    """A GRU encoder and a ``GRUCell`` decoder sharing one character vocabulary.
+
+    Args:
+        vocab_size: characters, with ``PAD``, ``START``, ``END`` at indices 0, 1, 2.
+        embedding_dim, hidden_size: ``E`` and ``H`` of both halves.
+        impl: ``"rnnlab"`` (:class:`rnnlab.GRU`, :class:`rnnlab.GRUCell`) or ``"torch"``.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 128,
+                 impl: str = "rnnlab") -> None:  # fmt: skip
+        super().__init__()
+        if impl not in ("rnnlab", "torch"):
+            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
+        for name, v in [("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("hidden_size", hidden_size)]:
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if vocab_size < 4:
+            raise ValueError(f"vocab_size must count PAD, START, END and at least one character, got {vocab_size}")
+        self.spec = {"name": "seq2seq", "vocab_size": vocab_size, "embedding_dim": embedding_dim,
+                     "hidden_size": hidden_size, "impl": impl}  # fmt: skip
+        self.pad, self.start, self.end = 0, 1, 2
+        gru, cell = (GRU, GRUCell) if impl == "rnnlab" else (nn.GRU, nn.GRUCell)
+        self.src_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.encoder = gru(embedding_dim, hidden_size)
+        self.tgt_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.decoder = cell(embedding_dim, hidden_size)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def encode(self, src: Tensor, lengths: Tensor) -> Tensor:
+        """``(S, B)`` padded source and ``(B,)`` CPU lengths → the encoder's final state ``(B, H)``."""
+        packed = pack_padded_sequence(self.src_embedding(src), lengths, enforce_sorted=False)
+        _, h_n = self.encoder(packed)  # (1, B, H), each sequence's state after its last character
+        return h_n[0]
+
+    def decode_step(self, y_prev: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        """One decoder step: previous characters ``(B,)`` and state ``(B, H)`` → logits ``(B, V)``
+        of the next character, and the new state."""
+        h = self.decoder(self.tgt_embedding(y_prev), h)  # (B, H)
+        return self.out(h), h
+
+    def forward(self, src: Tensor, lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0,
+                generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+        """Training pass: logits ``(T, B, V)`` for the targets.
+
+        Args:
+            tgt_in: ``(T, B)`` decoder inputs: ``START`` then the target (see :func:`make_batch`).
+            teacher_forcing: probability, per step, of feeding the true previous character;
+                otherwise the decoder's own argmax (detached) is fed. 1 = teacher forcing, 0 =
+                free running. Step 0 always reads ``START``.
+            generator: draws the per-step coin flips when ``0 < teacher_forcing < 1``.
+        """
+        if not 0 <= teacher_forcing <= 1:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        h = self.encode(src, lengths)  # (B, H)
+        y_prev = tgt_in[0]  # (B,) START
+        logits = []
+        for t in range(tgt_in.shape[0]):
+            step_logits, h = self.decode_step(y_prev, h)  # (B, V)
+            logits.append(step_logits)
+            if t + 1 < tgt_in.shape[0]:
+                forced = teacher_forcing == 1 or (
+                    teacher_forcing > 0 and torch.rand((), generator=generator).item() < teacher_forcing
+                )
+                y_prev = tgt_in[t + 1] if forced else step_logits.argmax(-1).detach()
+        return torch.stack(logits)  # (T, B, V)
+
+
+def make_batch(pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(source, target)`` strings → tensors for :class:`Seq2Seq`, all time-major.
+
+    Returns:
+        ``src`` ``(S, B)`` padded with ``PAD``; ``lengths`` ``(B,)`` on the CPU; ``tgt_in``
+        ``(T, B)`` = ``START`` + target; ``tgt_out`` ``(T, B)`` = target + ``END``; both padded
+        with ``PAD`` (so the loss can skip the padding), ``T = 1 + longest target``.
+    """
+    pad, start, end = vocab.index(PAD), vocab.index(START), vocab.index(END)
+    src, lengths = pad_batch([vocab.encode(s) for s, _ in pairs], pad)
+    tgts = [vocab.encode(t) for _, t in pairs]
+    tgt_in, _ = pad_batch([torch.cat([torch.tensor([start]), t]) for t in tgts], pad)
+    tgt_out, _ = pad_batch([torch.cat([t, torch.tensor([end])]) for t in tgts], pad)
+    return src, lengths, tgt_in, tgt_out
+
+
+def token_loss(logits: Tensor, tgt_out: Tensor, pad_index: int = 0) -> Tensor:
+    """Mean cross-entropy over the real target characters (and ``END``), skipping padding.
+
+    Args:
+        logits: ``(T, B, V)``; tgt_out: ``(T, B)``, ``pad_index`` where there is no target.
+    """
+    if logits.shape[:2] != tgt_out.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} do not match targets {tuple(tgt_out.shape)} in (T, B)")
+    return F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_index)
+
+
+@torch.no_grad()
+def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) -> list[list[int]]:
+    """Free-running decoding: feed back the most likely character until ``END``.
+
+    Returns:
+        one list of character indices per sequence, without ``START`` and ``END``; a sequence
+        that never writes ``END`` stops after ``max_len`` characters.
+    """
+    h = model.encode(src, lengths)
+    y = torch.full((src.shape[1],), model.start, dtype=torch.long, device=src.device)  # (B,)
+    steps = []
+    for _ in range(max_len + 1):  # + 1: room for END after max_len characters
+        logits, h = model.decode_step(y, h)
+        y = logits.argmax(-1)  # (B,)
+        steps.append(y)
+    out = []
+    for row in torch.stack(steps, 1).tolist():  # (B, max_len + 1)
+        out.append(row[: row.index(model.end)] if model.end in row else row[:max_len])
+    return out
+
+
+def translate(model: Seq2Seq, sources: Sequence[str], vocab: CharVocab, max_len: int = 32,
+              batch_size: int = 512) -> list[str]:  # fmt: skip
+    """Greedy outputs for source strings (unknown characters raise a ValueError naming them)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(sources), batch_size):
+        src, lengths = pad_batch([vocab.encode(s) for s in sources[i : i + batch_size]], vocab.index(PAD))
+        out += [vocab.decode(ids) for ids in greedy_decode(model, src.to(device), lengths, max_len)]
+    model.train(was_training)
+    return out
+
+
+def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> float:
+    """Fraction of pairs whose greedy output equals the target exactly."""
+    max_len = max(len(t) for _, t in pairs) + 2
+    got = translate(model, [s for s, _ in pairs], vocab, max_len=max_len)
+    return sum(g == t for g, (_, t) in zip(got, pairs)) / len(pairs)
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Settings of :func:`train_seq2seq`."""
+
+    steps: int = 500
+    batch_size: int = 64
+    lr: float = 1e-2
+    teacher_forcing: float = 1.0  # 1 = teacher forcing, 0 = free running, between: mixed
+    clip: float | None = 1.0
+    seed: int = 0  # batch order and teacher-forcing coin flips
+    eval_every: int = 100  # exact match on the validation pairs every this many steps
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
+            raise ValueError("steps, batch_size and eval_every must be >= 1, got "
+                             f"{self.steps}, {self.batch_size} and {self.eval_every}")  # fmt: skip
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.teacher_forcing <= 1:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
+        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
+            raise ValueError(f"clip must be a positive number or None, got {self.clip}")
+
+
+@dataclass
+class Seq2SeqHistory:
+    """Training loss per step; validation exact match at ``eval_steps``."""
+
+    loss: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    val_exact: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"loss": self.loss, "eval_steps": self.eval_steps, "val_exact": self.val_exact}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Seq2SeqHistory:
+        return cls(list(d["loss"]), list(d["eval_steps"]), list(d["val_exact"]))
+
+
+def train_seq2seq(
+    model: Seq2Seq,
+    train: Sequence[tuple[str, str]],
+    val: Sequence[tuple[str, str]],
+    vocab: CharVocab,
+    config: Seq2SeqConfig | None = None,
+    on_eval: Callable[[int, Seq2SeqHistory], None] | None = None,
+    progress: bool = True,
+) -> Seq2SeqHistory:
+    """Adam on :func:`token_loss`, ``config.steps`` batches drawn in a seeded order.
+
+    Returns:
+        the :class:`Seq2SeqHistory`; ``on_eval(step, history)`` runs after each evaluation.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or Seq2SeqConfig()
+    device = next(model.parameters()).device
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    g = torch.Generator().manual_seed(config.seed)
+    history = Seq2SeqHistory()
+    order: list[int] = []
+    bar = tqdm(range(1, config.steps + 1), desc="steps", disable=not progress, mininterval=1.0)
+    for step in bar:
+        if len(order) < config.batch_size:  # a new shuffled pass
+            order += torch.randperm(len(train), generator=g).tolist()
+        chunk, order = order[: config.batch_size], order[config.batch_size :]
+        src, lengths, tgt_in, tgt_out = make_batch([train[k] for k in chunk], vocab)
+        src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+        model.train()
+        loss = token_loss(model(src, lengths, tgt_in, config.teacher_forcing, generator=g), tgt_out)
+        opt.zero_grad()
+        loss.backward()
+        if config.clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        opt.step()
+        history.loss.append(loss.item())
+        if step % config.eval_every == 0 or step == config.steps:
+            history.eval_steps.append(step)
+            history.val_exact.append(exact_match(model, val, vocab))
+            bar.set_postfix(loss=f"{loss.item():.3f}", exact=f"{history.val_exact[-1]:.3f}", refresh=False)
+            if on_eval is not None:
+                on_eval(step, history)
+    return history
