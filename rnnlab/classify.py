@@ -69,6 +69,7 @@ class NameClassifier(nn.Module):
         num_classes: labels ``C``.
         embedding_dim, hidden_size, num_layers: sizes ``E``, ``H`` and the GRU's layers.
         bidirectional: read each name both ways (the default).
+        dropout: dropout probability on the summary before the ``Linear`` layer.
         readout: ``"final"`` (final states of each direction) or ``"mean"`` (masked mean of
             the outputs over valid steps).
         impl: ``"rnnlab"`` (:class:`rnnlab.GRU`) or ``"torch"`` (``nn.GRU``); same parameters.
@@ -79,23 +80,26 @@ class NameClassifier(nn.Module):
 
     def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 32, hidden_size: int = 64,
                  num_layers: int = 1, bidirectional: bool = True, readout: str = "final",
-                 impl: str = "rnnlab") -> None:  # fmt: skip
+                 dropout: float = 0.0, impl: str = "rnnlab") -> None:  # fmt: skip
         super().__init__()
         if readout not in ("final", "mean"):
             raise ValueError(f"readout must be 'final' or 'mean', got {readout!r}")
         if impl not in ("rnnlab", "torch"):
             raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         for name, v in [("vocab_size", vocab_size), ("num_classes", num_classes), ("embedding_dim", embedding_dim),
                         ("hidden_size", hidden_size), ("num_layers", num_layers)]:  # fmt: skip
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.spec = {"name": "names", "vocab_size": vocab_size, "num_classes": num_classes,
                      "embedding_dim": embedding_dim, "hidden_size": hidden_size, "num_layers": num_layers,
-                     "bidirectional": bidirectional, "readout": readout, "impl": impl}  # fmt: skip
+                     "bidirectional": bidirectional, "readout": readout, "dropout": dropout, "impl": impl}  # fmt: skip
         self.bidirectional, self.readout = bidirectional, readout
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         gru = GRU if impl == "rnnlab" else nn.GRU
         self.rnn = gru(embedding_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional)
+        self.drop = nn.Dropout(dropout)  # on the summary, during training only
         self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
@@ -106,7 +110,7 @@ class NameClassifier(nn.Module):
         else:
             padded, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True)  # (B, T, D*H)
             summary = masked_mean(padded, lengths, batch_first=True)
-        return self.out(summary)  # (B, C)
+        return self.out(self.drop(summary))  # (B, C)
 
 
 def encode_names(names: Sequence[str], vocab: CharVocab) -> tuple[Tensor, Tensor]:

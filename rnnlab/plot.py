@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from rnnlab.train import History
 
-__all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates"]
+__all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates", "plot_confusion"]
 
 OUTPUT_COLOR = "#9ecae1"  # fill: states that form `output`
 H_N_COLOR = "#e6550d"  # edge: states that form `h_n`
@@ -192,4 +192,30 @@ def cell_diagram(kind: str, ax: Axes | None = None) -> Axes:
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
     ax.axis("off")
     ax.set_title(f"one {kind.upper()} step", fontsize=10, loc="left")
+    return ax
+
+
+def plot_confusion(matrix: Tensor, labels: list[str], ax: Axes | None = None, title: str = "") -> Axes:
+    """A confusion matrix, each row normalised to the true class's size (so a row reads as
+    "where the names of this language went"), with the counts written in the cells.
+
+    Args:
+        matrix: ``(C, C)`` counts, row = true label, column = predicted.
+        labels: the ``C`` class names.
+    """
+    ax = ax or plt.figure(figsize=(6.5, 5.5)).add_subplot()
+    counts = matrix.double()
+    rates = counts / counts.sum(1, keepdim=True).clamp(min=1)
+    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
+    C = len(labels)
+    for i in range(C):
+        for j in range(C):
+            if matrix[i, j] > 0:
+                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.6 else "black")  # fmt: skip
+    ax.set_xticks(range(C), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(C), labels, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.figure.tight_layout()
     return ax

@@ -155,6 +155,8 @@ def test_classifier_validates_its_arguments():
         NameClassifier(5, 2, hidden_size=0)
     with pytest.raises(ValueError, match="impl"):
         NameClassifier(5, 2, impl="keras")
+    with pytest.raises(ValueError, match="dropout"):
+        NameClassifier(5, 2, dropout=1.0)
 
 
 def test_lengths_on_another_device_are_refused_by_packing():

@@ -91,3 +91,17 @@ def test_cell_diagram(kind, labels):
     texts = " ".join(t.get_text() for t in ax.texts)
     assert all(label in texts for label in labels)
     assert len(ax.patches) >= 10  # the arrows
+
+
+def test_plot_confusion_normalises_rows_and_writes_counts():
+    import matplotlib.pyplot as plt
+
+    from rnnlab.plot import plot_confusion
+
+    m = torch.tensor([[8, 2, 0], [1, 1, 0], [0, 0, 0]])
+    ax = plot_confusion(m, ["a", "b", "c"], title="t")
+    rates = ax.images[0].get_array()
+    assert abs(rates[0, 0] - 0.8) < 1e-9 and abs(rates[1, 1] - 0.5) < 1e-9 and rates[2].sum() == 0
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2", "8"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    plt.close(ax.figure)
