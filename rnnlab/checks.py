@@ -40,9 +40,39 @@ class CheckFailed(AssertionError):
     """An exercise answer is wrong; the message says how."""
 
 
-def _call(fn: Callable, name: str, *args):
+_FUSED = {"rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "lstm", "gru"}
+
+
+class _FusedSpy(torch.overrides.TorchFunctionMode):
+    """Records torch's fused recurrent kernels called inside it (torch.lstm_cell, torch._VF.*,
+    and so nn.LSTMCell / nn.LSTM, which call them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fused: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in _FUSED and name not in self.fused:
+            self.fused.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _call(fn: Callable, name: str, *args, from_scratch: bool = False):
+    """Call the learner's function, turning a stub or a crash into a CheckFailed. With
+    ``from_scratch``, calling one of torch's fused recurrent kernels is refused too."""
     try:
-        return fn(*args)
+        if not from_scratch:
+            return fn(*args)
+        with _FusedSpy() as spy:
+            result = fn(*args)
+        if spy.fused:
+            raise CheckFailed(
+                f"{name} calls torch's fused kernel {', '.join(spy.fused)} (via torch.{spy.fused[0]}, "
+                f"torch._VF or an nn cell/layer): that is torch doing the step. Write it with tensor "
+                "ops: matmuls, sigmoid, tanh, and the gate arithmetic."
+            )
+        return result
     except NotImplementedError:
         raise CheckFailed(
             f"Not done yet: {name} still raises NotImplementedError. Replace the stub's "
@@ -99,6 +129,7 @@ def _lstm_variants(x, h, c, W_ih, W_hh, b_ih, b_hh) -> dict[str, tuple[Tensor, T
             ] = _lstm(*args, order=perm)
     out["g goes through a sigmoid; the candidate g uses tanh"] = _lstm(*args, g_act=torch.sigmoid)
     out["h = o * c' is missing the tanh: h' = o ⊙ tanh(c')"] = _lstm(*args, c_act=lambda t: t)
+    out["the pair is returned as (c', h'); torch's order is (h', c'), as in nn.LSTMCell"] = _lstm(*args)[::-1]
     return out
 
 
@@ -170,7 +201,7 @@ def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names:
     fname = getattr(fn, "__name__", "your function")
     for case in _cases(gates):
         args = [case[n] for n in names]
-        got = _call(fn, fname, *args)
+        got = _call(fn, fname, *args, from_scratch=True)
         want = reference(*args)
         wants = want if isinstance(want, tuple) else (want,)
         gots = got if isinstance(got, (tuple, list)) else (got,)
@@ -218,21 +249,21 @@ def check_rnn_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.RNNCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("rnn", fn, 1, _torch_cell(nn.RNNCell, names), names)
-    print(f"✓ {fn.__name__} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 def check_lstm_step(fn: Callable) -> None:
     """``fn(x, h, c, W_ih, W_hh, b_ih, b_hh) -> (h', c')`` must equal ``nn.LSTMCell``."""
     names = ["x", "h", "c", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("lstm", fn, 4, _torch_cell(nn.LSTMCell, names), names)
-    print(f"✓ {fn.__name__} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 def check_gru_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.GRUCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("gru", fn, 3, _torch_cell(nn.GRUCell, names), names)
-    print(f"✓ {fn.__name__} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 _SHAPE_CASES = [

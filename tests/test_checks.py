@@ -164,3 +164,59 @@ def test_sequence_loss_check():
         checks.check_sequence_loss(lambda lg, t: sum(F.cross_entropy(lg[k], t[k]) for k in range(len(lg))))
     with pytest.raises(CheckFailed, match="classes on dim 1"):
         checks.check_sequence_loss(lambda lg, t: F.cross_entropy(lg, t))
+
+
+def _lstm_right(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    i, f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+    c2 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c2), c2
+
+
+def test_check_lstm_step_names_a_swapped_return():
+    from rnnlab.checks import check_lstm_step
+
+    def swapped(*args):
+        h2, c2 = _lstm_right(*args)
+        return c2, h2
+
+    with pytest.raises(CheckFailed, match=r"returned as \(c', h'\)"):
+        check_lstm_step(swapped)
+    check_lstm_step(_lstm_right)
+
+
+@pytest.mark.parametrize("how", ["torch.lstm_cell", "torch._VF.lstm_cell", "nn.LSTMCell"])
+def test_step_checks_refuse_torchs_fused_kernels(how):
+    from torch import nn
+
+    from rnnlab.checks import check_lstm_step
+
+    def fused(x, h, c, W_ih, W_hh, b_ih, b_hh):
+        if how == "torch.lstm_cell":
+            return torch.lstm_cell(x, (h, c), W_ih, W_hh, b_ih, b_hh)
+        if how == "torch._VF.lstm_cell":
+            return torch._VF.lstm_cell(x, (h, c), W_ih, W_hh, b_ih, b_hh)
+        cell = nn.LSTMCell(x.shape[1], h.shape[1], dtype=x.dtype)
+        with torch.no_grad():
+            for p, v in zip((cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh), (W_ih, W_hh, b_ih, b_hh)):
+                p.copy_(v)
+        return cell(x, (h, c))
+
+    with pytest.raises(CheckFailed, match="fused kernel lstm_cell"):
+        check_lstm_step(fused)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru"])
+def test_rnn_and_gru_step_checks_refuse_fused_cells(kind):
+    from rnnlab.checks import check_gru_step, check_rnn_step
+
+    check, op = {"rnn": (check_rnn_step, torch.rnn_tanh_cell), "gru": (check_gru_step, torch.gru_cell)}[kind]
+    with pytest.raises(CheckFailed, match=f"fused kernel {op.__name__}"):
+        check(lambda x, h, W_ih, W_hh, b_ih, b_hh: op(x, h, W_ih, W_hh, b_ih, b_hh))
+
+
+def test_step_check_accepts_a_partial():
+    import functools
+
+    from rnnlab.checks import check_lstm_step
+
+    check_lstm_step(functools.partial(_lstm_right))
