@@ -21,6 +21,7 @@ Progress goes to stderr; bad arguments are refused up front with exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 from rnnlab.data import PairDataset, validate_pair
 from rnnlab.models import MODEL_NAMES, build_model
 from rnnlab.train import TrainConfig, atomic_write, fit, get_device, predict, save_checkpoint, set_seed
+from rnnlab.validation import IMPLS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="random seed (default 1; with some seeds the one-hot models stall at 80%%)")
     tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.set_defaults(handler=_train, parser=tr)
     _lm_parsers(sub)
     _names_parsers(sub)
     _seq2seq_parsers(sub)
@@ -76,34 +79,45 @@ def _positive(kind: type) -> Callable[[str], int | float]:
 _positive_int, _positive_float = _positive(int), _positive(float)
 
 
+def _model_options(tr: argparse.ArgumentParser, hidden_size: int, embedding_dim: int, num_layers: bool = True) -> None:
+    """The options every recurrent model of the command line takes."""
+    tr.add_argument("--impl", choices=IMPLS, default="rnnlab",
+                    help="rnnlab's from-scratch layers or torch.nn's fused ones (same weights)")  # fmt: skip
+    tr.add_argument("--hidden-size", type=_positive_int, default=hidden_size)
+    tr.add_argument("--embedding-dim", type=_positive_int, default=embedding_dim)
+    if num_layers:
+        tr.add_argument("--num-layers", type=_positive_int, default=1)
+
+
+def _run_options(tr: argparse.ArgumentParser, config) -> None:
+    """Optimiser, seed and output options, with defaults from a training config class."""
+    tr.add_argument("--batch-size", type=_positive_int, default=config.batch_size)
+    tr.add_argument("--lr", type=_positive_float, default=config.lr)
+    tr.add_argument("--clip", type=_positive_float, default=config.clip, help="max gradient norm")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
+    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def _lm_parsers(sub) -> None:
     from rnnlab.lm import LMConfig
 
     lm = sub.add_parser("lm", help="character language model on real text (notebook 09)",
                         description="Train or sample the character language model of notebook 09.")  # fmt: skip
-    lm_sub = lm.add_subparsers(dest="lm_command", required=True)
+    lm_sub = lm.add_subparsers(dest="action", required=True)
     tr = lm_sub.add_parser("train", help="train on the Python documentation's text",
                            description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
                                        "(about 465k characters that ship with Python) with truncated BPTT.")  # fmt: skip
     tr.add_argument("--text", choices=("docs", "zen"), default="docs",
                     help="docs: the Python reference's help topics (default); zen: the Zen of Python")  # fmt: skip
     tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
-    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab",
-                    help="rnnlab's from-scratch layer or torch.nn's fused one (same weights)")  # fmt: skip
-    tr.add_argument("--hidden-size", type=_positive_int, default=128)
-    tr.add_argument("--embedding-dim", type=_positive_int, default=32)
-    tr.add_argument("--num-layers", type=_positive_int, default=1)
+    _model_options(tr, hidden_size=128, embedding_dim=32)
     tr.add_argument("--epochs", type=_positive_int, default=15)
     tr.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
-    tr.add_argument("--batch-size", type=_positive_int, default=LMConfig.batch_size)
     tr.add_argument("--seq-len", type=_positive_int, default=LMConfig.seq_len)
-    tr.add_argument("--lr", type=_positive_float, default=LMConfig.lr)
-    tr.add_argument("--clip", type=_positive_float, default=LMConfig.clip, help="max gradient norm")
     tr.add_argument("--eval-every", type=_positive_int, default=100, help="validate every N steps")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
-    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
-    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _run_options(tr, LMConfig)
     tr.set_defaults(handler=_lm_train, parser=tr)
     sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
     sa.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -120,22 +134,13 @@ def _names_parsers(sub) -> None:
 
     top = sub.add_parser("names", help="surname -> language classifier (notebook 10)",
                          description="Train or use the bidirectional GRU surname classifier of notebook 10.")  # fmt: skip
-    names_sub = top.add_subparsers(dest="names_command", required=True)
+    names_sub = top.add_subparsers(dest="action", required=True)
     tr = names_sub.add_parser("train", help="train on the faker package's surname lists")
-    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab")
     tr.add_argument("--readout", choices=("final", "mean"), default="final",
                     help="final states of both directions (default) or the masked mean of the outputs")  # fmt: skip
-    tr.add_argument("--hidden-size", type=_positive_int, default=128)
-    tr.add_argument("--embedding-dim", type=_positive_int, default=32)
-    tr.add_argument("--num-layers", type=_positive_int, default=1)
+    _model_options(tr, hidden_size=128, embedding_dim=32)
     tr.add_argument("--epochs", type=_positive_int, default=ClassifyConfig.epochs)
-    tr.add_argument("--batch-size", type=_positive_int, default=ClassifyConfig.batch_size)
-    tr.add_argument("--lr", type=_positive_float, default=ClassifyConfig.lr)
-    tr.add_argument("--clip", type=_positive_float, default=ClassifyConfig.clip, help="max gradient norm")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
-    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
-    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _run_options(tr, ClassifyConfig)
     tr.set_defaults(handler=_names_train, parser=tr)
     pr = names_sub.add_parser("predict", help="the likely languages of surnames")
     pr.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -149,25 +154,17 @@ def _seq2seq_parsers(sub) -> None:
 
     top = sub.add_parser("seq2seq", help="encoder-decoder on a generated task (notebook 11)",
                          description="Train or run the GRU encoder-decoder of notebook 11.")  # fmt: skip
-    s2s_sub = top.add_subparsers(dest="seq2seq_command", required=True)
+    s2s_sub = top.add_subparsers(dest="action", required=True)
     tr = s2s_sub.add_parser("train", help="train on generated pairs")
     tr.add_argument("--task", choices=("dates", "reverse"), default="dates",
                     help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'")  # fmt: skip
     tr.add_argument("--max-len", type=_positive_int, default=14, help="longest string of the reverse task")
-    tr.add_argument("--impl", choices=("rnnlab", "torch"), default="rnnlab")
-    tr.add_argument("--hidden-size", type=_positive_int, default=128)
-    tr.add_argument("--embedding-dim", type=_positive_int, default=16)
+    _model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
     tr.add_argument("--steps", type=_positive_int, default=1000)
-    tr.add_argument("--batch-size", type=_positive_int, default=Seq2SeqConfig.batch_size)
-    tr.add_argument("--lr", type=_positive_float, default=Seq2SeqConfig.lr)
     tr.add_argument("--teacher-forcing", type=_probability, default=1.0,
                     help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)")  # fmt: skip
-    tr.add_argument("--clip", type=_positive_float, default=Seq2SeqConfig.clip, help="max gradient norm")
     tr.add_argument("--eval-every", type=_positive_int, default=100)
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
-    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
-    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _run_options(tr, Seq2SeqConfig)
     tr.set_defaults(handler=_seq2seq_train, parser=tr)
     run = s2s_sub.add_parser("run", help="decode inputs with a trained model (greedy)")
     run.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -185,15 +182,31 @@ def _probability(text: str) -> float:
     return value
 
 
-def _settings(args, *extra_skip: str) -> dict:
-    skip = {"command", "handler", "parser", "save", "history", "no_progress", *extra_skip}
+def _settings(args) -> dict:
+    """The training settings of a run, as stored in its checkpoint and history."""
+    skip = {"command", "action", "handler", "parser", "save", "history", "no_progress"}
     return {k: v for k, v in vars(args).items() if k not in skip}
 
 
-def _write_history(path: str | None, payload: dict) -> None:
-    if path:
-        atomic_write(path, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
-        print(f"wrote {path}", file=sys.stderr)
+def _check_outputs(ap: argparse.ArgumentParser, args) -> None:
+    """Refuse unwritable --save / --history paths before any training."""
+    _writable(ap, "--save", args.save)
+    _writable(ap, "--history", args.history)
+
+
+def _write_outputs(args, model, vocab, history: dict, labels: list[str] | None = None,
+                   baselines: dict | None = None) -> None:  # fmt: skip
+    """The checkpoint (--save; its config: the settings, and the class labels if any) and the
+    history JSON (--history; also the baselines), each written atomically."""
+    settings = _settings(args)
+    extra = {} if labels is None else {"labels": labels}
+    if args.save:
+        print(f"saved {save_checkpoint(args.save, model, vocab, {**settings, **extra})}", file=sys.stderr)
+    if args.history:
+        payload = {"settings": settings, **extra, **({} if baselines is None else {"baselines": baselines}),
+                   "history": history}  # fmt: skip
+        atomic_write(args.history, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
+        print(f"wrote {args.history}", file=sys.stderr)
 
 
 def _load(ap: argparse.ArgumentParser, path: str, name: str):
@@ -216,8 +229,7 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
                                  train_classifier)  # fmt: skip
     from rnnlab.data import PAD, CharVocab, split_labelled, surnames
 
-    _writable(ap, "--save", args.save)
-    _writable(ap, "--history", args.history)
+    _check_outputs(ap, args)
     groups = surnames()
     train, val = split_labelled(groups)
     labels = list(groups)
@@ -229,11 +241,7 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
     history = train_classifier(model, train, val, vocab, config, progress=not args.no_progress)
     base = {"majority": majority_baseline(train, val), "char counts": char_count_baseline(train, val),
             "char trigrams": char_count_baseline(train, val, 3)}  # fmt: skip
-    settings = _settings(args, "names_command")
-    if args.save:
-        print(f"saved {save_checkpoint(args.save, model, vocab, {**settings, 'labels': labels})}", file=sys.stderr)
-    _write_history(args.history, {"settings": settings, "labels": labels, "baselines": base,
-                                  "history": vars(history)})  # fmt: skip
+    _write_outputs(args, model, vocab, dataclasses.asdict(history), labels=labels, baselines=base)
     print(f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
           + ", ".join(f"{k} {v:.1%}" for k, v in base.items()))  # fmt: skip
     return 0
@@ -264,8 +272,7 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
     from rnnlab.data import END, PAD, START, CharVocab
     from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, train_seq2seq
 
-    _writable(ap, "--save", args.save)
-    _writable(ap, "--history", args.history)
+    _check_outputs(ap, args)
     train, val = _task_pairs(args.task, args.max_len)
     vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
     set_seed(args.seed)
@@ -273,10 +280,7 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
     config = Seq2SeqConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, teacher_forcing=args.teacher_forcing,
                            clip=args.clip, seed=args.seed, eval_every=args.eval_every)  # fmt: skip
     history = train_seq2seq(model, train, val, vocab, config, progress=not args.no_progress)
-    settings = _settings(args, "seq2seq_command")
-    if args.save:
-        print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
-    _write_history(args.history, {"settings": settings, "history": history.to_dict()})
+    _write_outputs(args, model, vocab, history.to_dict())
     print(f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
           f"held-out exact match {history.val_exact[-1]:.1%}")  # fmt: skip
     return 0
@@ -318,8 +322,7 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     from rnnlab.lm import LMConfig, baselines, train_lm
     from rnnlab.models import CharLM
 
-    _writable(ap, "--save", args.save)
-    _writable(ap, "--history", args.history)
+    _check_outputs(ap, args)
     text = python_docs_text() if args.text == "docs" else zen_of_python()
     vocab = CharVocab.from_strings(text)
     train, val = split_text(text, 0.1)
@@ -332,10 +335,7 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
                       progress=not args.no_progress)  # fmt: skip
     history = train_lm(model, train_ids, val_ids, config)
     base = baselines(train_ids, val_ids, len(vocab))
-    settings = _settings(args, "lm_command")
-    if args.save:
-        print(f"saved {save_checkpoint(args.save, model, vocab, settings)}", file=sys.stderr)
-    _write_history(args.history, {"settings": settings, "baselines": base, "history": history.to_dict()})
+    _write_outputs(args, model, vocab, history.to_dict(), baselines=base)
     print(f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
           f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}")  # fmt: skip
     return 0
@@ -358,11 +358,7 @@ def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = _parser()
-    args = ap.parse_args(argv)
-    if args.command in ("lm", "names", "seq2seq"):
-        return args.handler(args.parser, args)  # errors are reported by the subcommand's parser
+def _train(ap: argparse.ArgumentParser, args) -> int:
     try:
         validate_pair(args.source, args.target)
     except ValueError as e:
@@ -388,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"saved {path}", file=sys.stderr)
     print(predict(model, data)[0])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.handler(args.parser, args)  # errors are reported by the subcommand's own parser
 
 
 if __name__ == "__main__":

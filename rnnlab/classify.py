@@ -24,6 +24,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.data import PAD, CharVocab, fold_name, pad_batch
 from rnnlab.layers import GRU
+from rnnlab.train import device_of, evaluating, optimizer_step
+from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
     "NameClassifier", "masked_mean", "final_states", "encode_names", "majority_baseline",
@@ -82,16 +84,12 @@ class NameClassifier(nn.Module):
                  num_layers: int = 1, bidirectional: bool = True, readout: str = "final",
                  dropout: float = 0.0, impl: str = "rnnlab") -> None:  # fmt: skip
         super().__init__()
-        if readout not in ("final", "mean"):
-            raise ValueError(f"readout must be 'final' or 'mean', got {readout!r}")
-        if impl not in ("rnnlab", "torch"):
-            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
+        one_of("readout", readout, ("final", "mean"))
+        one_of("impl", impl, IMPLS)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        for name, v in [("vocab_size", vocab_size), ("num_classes", num_classes), ("embedding_dim", embedding_dim),
-                        ("hidden_size", hidden_size), ("num_layers", num_layers)]:  # fmt: skip
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        positive_ints(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
+                      hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
         self.spec = {"name": "names", "vocab_size": vocab_size, "num_classes": num_classes,
                      "embedding_dim": embedding_dim, "hidden_size": hidden_size, "num_layers": num_layers,
                      "bidirectional": bidirectional, "readout": readout, "dropout": dropout, "impl": impl}  # fmt: skip
@@ -160,12 +158,11 @@ def char_count_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[st
         for g in grams(name):
             c[g] = c.get(g, 0) + 1
     vocab = {g for c in counts.values() for g in c}
-    totals = {y: sum(c.values()) for y, c in counts.items()}
+    log_prior = {y: math.log(docs[y] / len(train)) for y in counts}
+    log_denom = {y: math.log(sum(c.values()) + len(vocab) + 1) for y, c in counts.items()}  # add-one
 
     def score(name: str, y: int) -> float:
-        prior = math.log(docs[y] / len(train))
-        denom = math.log(totals[y] + len(vocab) + 1)
-        return prior + sum(math.log(counts[y].get(g, 0) + 1) - denom for g in grams(name))
+        return log_prior[y] + sum(math.log(counts[y].get(g, 0) + 1) - log_denom[y] for g in grams(name))
 
     return sum(max(counts, key=lambda y: score(n, y)) == label for n, label in val) / len(val)
 
@@ -181,12 +178,9 @@ class ClassifyConfig:
     clip: float | None = 1.0  # max gradient norm; None = no clipping
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
-            raise ValueError(f"clip must be a positive number or None, got {self.clip}")
+        positive_ints(epochs=self.epochs, batch_size=self.batch_size)
+        positive_number("lr", self.lr)
+        positive_number("clip", self.clip, optional=True)
 
 
 @dataclass
@@ -215,22 +209,18 @@ def train_classifier(
     from tqdm.auto import tqdm
 
     config = config or ClassifyConfig()
-    device = next(model.parameters()).device
+    device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = ClassifyHistory()
     bar = tqdm(range(config.epochs), desc="epochs", disable=not progress)
+    model.train()  # evaluation below (accuracy) restores training mode
     for epoch in bar:
-        model.train()
         total, n, right = 0.0, 0, 0
         for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch):
             x, y = x.to(device), y.to(device)  # lengths stay on the CPU
             logits = model(x, lengths)
             loss = F.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            if config.clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
+            optimizer_step(model, opt, loss, config.clip)
             total, n = total + loss.item() * len(y), n + len(y)
             right += (logits.argmax(-1) == y).sum().item()
         history.loss.append(total / n)
@@ -242,14 +232,11 @@ def train_classifier(
     return history
 
 
-@torch.no_grad()
 def _predict(model: NameClassifier, names: Sequence[str], vocab: CharVocab, batch_size: int = 512) -> Tensor:
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    logits = [model(x.to(device), lengths).cpu()
-              for x, lengths, _ in _batches([(n, 0) for n in names], batch_size, vocab)]  # fmt: skip
-    model.train(was_training)
+    device = device_of(model)
+    with evaluating(model):
+        logits = [model(x.to(device), lengths).cpu()
+                  for x, lengths, _ in _batches([(n, 0) for n in names], batch_size, vocab)]  # fmt: skip
     return torch.cat(logits)  # (N, C)
 
 

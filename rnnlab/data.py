@@ -7,6 +7,13 @@ vocabulary ``['e', 'l', 'h', 'o']`` is :data:`CLASSIC_IDX2CHAR`, which gives
 
 from __future__ import annotations
 
+import datetime
+import importlib
+import random
+import re
+import unicodedata
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 import torch
@@ -258,15 +265,11 @@ def fold_name(name: str) -> str:
     """Lower case, accents removed, a few letters spelt out (``ł`` → ``l``, ``ß`` → ``ss``):
     ``"Łukasiewicz"`` → ``"lukasiewicz"``, ``"Müller"`` → ``"muller"``. Diacritics would give
     most languages away at a glance; folded, the network must learn spelling patterns."""
-    import unicodedata
-
     name = "".join(_FOLD.get(c, c) for c in name.strip().lower())
     return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
 
 
 def _locale_surnames(locale: str) -> list[str]:
-    import importlib
-
     provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
     return [n for attr in _NAME_ATTRS for n in getattr(provider, attr, ())]
 
@@ -285,9 +288,6 @@ def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]
     Raises:
         RuntimeError: when faker is not installed.
     """
-    import random
-    import re
-
     try:
         import faker
     except ImportError as e:
@@ -295,8 +295,6 @@ def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]
             f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}"
         ) from e
     if faker.VERSION != FAKER_VERSION:
-        import warnings
-
         warnings.warn(f"faker {faker.VERSION} is installed; the course's results were measured "
                       f"with faker=={FAKER_VERSION}, whose lists may differ", stacklevel=2)  # fmt: skip
     ok = re.compile(r"[a-z][a-z '-]*[a-z]")
@@ -304,10 +302,7 @@ def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]
         lang: {n for loc in locales for n in map(fold_name, _locale_surnames(loc)) if ok.fullmatch(n)}
         for lang, locales in SURNAME_LOCALES.items()
     }
-    seen: dict[str, int] = {}
-    for names in by_lang.values():
-        for n in names:
-            seen[n] = seen.get(n, 0) + 1
+    seen = Counter(n for names in by_lang.values() for n in names)  # languages listing each name
     rng = random.Random(seed)
     out = {}
     for lang, names in by_lang.items():
@@ -327,8 +322,6 @@ def split_labelled(
     Returns:
         ``(train, val)``: lists of ``(item, label_index)``, each shuffled.
     """
-    import random
-
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     rng = random.Random(seed)
@@ -370,9 +363,6 @@ def date_pairs(n: int, seed: int = 0, held_out: bool = False) -> list[tuple[str,
     ordinal is a multiple of 5 and ``False`` only the others, so a held-out date was never
     seen in training in any style.
     """
-    import datetime
-    import random
-
     rng = random.Random(seed)
     lo, hi = datetime.date(1950, 1, 1).toordinal(), datetime.date(2049, 12, 31).toordinal()
     pairs = []
@@ -389,8 +379,6 @@ def date_pairs(n: int, seed: int = 0, held_out: bool = False) -> list[tuple[str,
 def reversal_pairs(n: int, min_len: int, max_len: int, seed: int = 0) -> list[tuple[str, str]]:
     """Random lower-case strings and their reversal, lengths uniform in ``[min_len, max_len]``:
     ``("kfqz", "zqfk")``."""
-    import random
-
     if not 1 <= min_len <= max_len:
         raise ValueError(f"need 1 <= min_len <= max_len, got {min_len} and {max_len}")
     rng = random.Random(seed)

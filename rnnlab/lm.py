@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from rnnlab.data import CharVocab, stream_batches
 from rnnlab.models import detach_state
-from rnnlab.train import sequence_loss
+from rnnlab.train import device_of, evaluating, optimizer_step, sequence_loss
+from rnnlab.validation import positive_ints, positive_number
 
 __all__ = ["tbptt_step", "evaluate", "baselines", "LMConfig", "LMHistory", "train_lm", "sample"]
 
@@ -37,13 +38,9 @@ def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y:
     Returns:
         ``(loss, state)``: the chunk's mean loss (a float) and its final state, detached.
     """
-    optimizer.zero_grad()
     logits, state = model(x, detach_state(state))  # graph starts at this chunk
     loss = sequence_loss(logits, y)  # mean cross-entropy per character
-    loss.backward()
-    if clip is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), clip)  # after backward, before step
-    optimizer.step()
+    optimizer_step(model, optimizer, loss, clip)  # zero_grad, backward, clip, step
     return loss.item(), detach_state(state)
 
 
@@ -51,24 +48,21 @@ def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y:
 LN2 = math.log(2.0)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, ids: Tensor, batch_size: int = 64, seq_len: int = 128) -> float:
     """Mean next-character loss of ``model`` on ``ids``, in **bits per character**.
 
     The text is read in order as :func:`~rnnlab.data.stream_batches` chunks with the state
     carried, as in training; nats are divided by ln 2. Perplexity is ``2 ** bits``.
     """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
+    device = device_of(model)
     batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
     total, count, state = 0.0, 0, None
-    for x, y in stream_batches(ids, batch_size, seq_len):
-        logits, state = model(x.to(device), state)
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                 reduction="sum").item()  # fmt: skip
-        count += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in stream_batches(ids, batch_size, seq_len):
+            logits, state = model(x.to(device), state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
+                                     reduction="sum").item()  # fmt: skip
+            count += y.numel()
     return total / count / LN2
 
 
@@ -120,15 +114,11 @@ class LMConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "seq_len"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive or None, got {self.max_steps}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
-            raise ValueError(f"clip must be a positive finite number or None, got {self.clip!r}")
+        positive_ints(epochs=self.epochs, batch_size=self.batch_size, seq_len=self.seq_len)
+        if self.max_steps is not None:
+            positive_ints(max_steps=self.max_steps)
+        positive_number("lr", self.lr)
+        positive_number("clip", self.clip, optional=True)
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
 
@@ -169,7 +159,7 @@ def train_lm(
         on_eval: called as ``on_eval(step, {"train_bpc", "val_bpc", "chars"})`` at each evaluation.
     """
     cfg = dataclasses.replace(config or LMConfig(), **overrides)
-    device = next(model.parameters()).device
+    device = device_of(model)
     chunks = [(x.to(device), y.to(device)) for x, y in stream_batches(train_ids, cfg.batch_size, cfg.seq_len)]
     total_steps = cfg.epochs * len(chunks) if cfg.max_steps is None else cfg.max_steps
     eval_every = cfg.eval_every or len(chunks)
@@ -207,7 +197,6 @@ def train_lm(
 
 
 # -- generating ---------------------------------------------------------------------------------
-@torch.no_grad()
 def sample(
     model: nn.Module,
     vocab: CharVocab,
@@ -237,19 +226,16 @@ def sample(
         raise ValueError(f"top_k must be in [1, {len(vocab)}], got {top_k}")
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    x = vocab.encode(prompt).to(device).unsqueeze(1)  # (T, 1)
-    logits, state = model(x)
+    x = vocab.encode(prompt).to(device_of(model)).unsqueeze(1)  # (T, 1)
     out = []
-    for _ in range(length):
-        last = logits[-1, 0] / temperature  # (V,)
-        if top_k is not None:
-            kth = last.topk(top_k).values[-1]
-            last = last.masked_fill(last < kth, -math.inf)
-        k = torch.multinomial(torch.softmax(last, -1), 1, generator=generator)  # (1,)
-        out.append(int(k))
-        logits, state = model(k.view(1, 1), state)
-    model.train(was_training)
+    with evaluating(model):
+        logits, state = model(x)
+        for _ in range(length):
+            last = logits[-1, 0] / temperature  # (V,)
+            if top_k is not None:
+                kth = last.topk(top_k).values[-1]
+                last = last.masked_fill(last < kth, -math.inf)
+            k = torch.multinomial(torch.softmax(last, -1), 1, generator=generator)  # (1,)
+            out.append(int(k))
+            logits, state = model(k.view(1, 1), state)
     return prompt + vocab.decode(out)

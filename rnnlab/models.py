@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.data import one_hot
 from rnnlab.layers import GRU, LSTM, RNN
+from rnnlab.validation import IMPLS, one_of, positive_ints
 
 __all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "CharLM", "detach_state", "build_model", "model_from_spec", "trace_gates"]
 
@@ -117,14 +118,10 @@ class CharLM(nn.Module):
                  num_layers: int = 1, dropout: float = 0.0, impl: str = "rnnlab",
                  nonlinearity: str = "tanh") -> None:  # fmt: skip
         super().__init__()
-        if kind not in self.KINDS:
-            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}, got {kind!r}")
-        if impl not in ("rnnlab", "torch"):
-            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
-        for arg, v in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
-                       ("hidden_size", hidden_size), ("num_layers", num_layers)):  # fmt: skip
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{arg} must be a positive integer, got {v!r}")
+        one_of("kind", kind, self.KINDS)
+        one_of("impl", impl, IMPLS)
+        positive_ints(vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size,
+                      num_layers=num_layers)  # fmt: skip
         self.spec = {"name": "charlm", "vocab_size": vocab_size, "kind": kind, "embedding_dim": embedding_dim,
                      "hidden_size": hidden_size, "num_layers": num_layers, "dropout": float(dropout)}  # fmt: skip
         self.impl = impl

@@ -12,7 +12,7 @@ at test time it is always its own guess (:func:`greedy_decode`).
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +24,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from rnnlab.cells import GRUCell
 from rnnlab.data import END, PAD, START, CharVocab, pad_batch
 from rnnlab.layers import GRU
+from rnnlab.train import device_of, evaluating, optimizer_step
+from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
     "Seq2Seq", "make_batch", "token_loss", "greedy_decode", "translate", "exact_match",
@@ -43,11 +45,8 @@ class Seq2Seq(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 128,
                  impl: str = "rnnlab") -> None:  # fmt: skip
         super().__init__()
-        if impl not in ("rnnlab", "torch"):
-            raise ValueError(f"impl must be 'rnnlab' or 'torch', got {impl!r}")
-        for name, v in [("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("hidden_size", hidden_size)]:
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        one_of("impl", impl, IMPLS)
+        positive_ints(vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size)
         if vocab_size < 4:
             raise ValueError(f"vocab_size must count PAD, START, END and at least one character, got {vocab_size}")
         self.spec = {"name": "seq2seq", "vocab_size": vocab_size, "embedding_dim": embedding_dim,
@@ -126,7 +125,6 @@ def token_loss(logits: Tensor, tgt_out: Tensor, pad_index: int = 0) -> Tensor:
     return F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_index)
 
 
-@torch.no_grad()
 def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) -> list[list[int]]:
     """Free-running decoding: feed back the most likely character until ``END``.
 
@@ -134,13 +132,14 @@ def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) ->
         one list of character indices per sequence, without ``START`` and ``END``; a sequence
         that never writes ``END`` stops after ``max_len`` characters.
     """
-    h = model.encode(src, lengths)
-    y = torch.full((src.shape[1],), model.start, dtype=torch.long, device=src.device)  # (B,)
     steps = []
-    for _ in range(max_len + 1):  # + 1: room for END after max_len characters
-        logits, h = model.decode_step(y, h)
-        y = logits.argmax(-1)  # (B,)
-        steps.append(y)
+    with evaluating(model):
+        h = model.encode(src, lengths)
+        y = torch.full((src.shape[1],), model.start, dtype=torch.long, device=src.device)  # (B,)
+        for _ in range(max_len + 1):  # + 1: room for END after max_len characters
+            logits, h = model.decode_step(y, h)
+            y = logits.argmax(-1)  # (B,)
+            steps.append(y)
     out = []
     for row in torch.stack(steps, 1).tolist():  # (B, max_len + 1)
         out.append(row[: row.index(model.end)] if model.end in row else row[:max_len])
@@ -150,14 +149,11 @@ def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) ->
 def translate(model: Seq2Seq, sources: Sequence[str], vocab: CharVocab, max_len: int = 32,
               batch_size: int = 512) -> list[str]:  # fmt: skip
     """Greedy outputs for source strings (unknown characters raise a ValueError naming them)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
+    device = device_of(model)
     out = []
     for i in range(0, len(sources), batch_size):
         src, lengths = pad_batch([vocab.encode(s) for s in sources[i : i + batch_size]], vocab.index(PAD))
         out += [vocab.decode(ids) for ids in greedy_decode(model, src.to(device), lengths, max_len)]
-    model.train(was_training)
     return out
 
 
@@ -181,15 +177,11 @@ class Seq2SeqConfig:
     eval_every: int = 100  # exact match on the validation pairs every this many steps
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
-            raise ValueError("steps, batch_size and eval_every must be >= 1, got "
-                             f"{self.steps}, {self.batch_size} and {self.eval_every}")  # fmt: skip
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        positive_ints(steps=self.steps, batch_size=self.batch_size, eval_every=self.eval_every)
+        positive_number("lr", self.lr)
+        positive_number("clip", self.clip, optional=True)
         if not 0 <= self.teacher_forcing <= 1:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
-        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
-            raise ValueError(f"clip must be a positive number or None, got {self.clip}")
 
 
 @dataclass
@@ -201,11 +193,11 @@ class Seq2SeqHistory:
     val_exact: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "eval_steps": self.eval_steps, "val_exact": self.val_exact}
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> Seq2SeqHistory:
-        return cls(list(d["loss"]), list(d["eval_steps"]), list(d["val_exact"]))
+        return cls(**{f.name: list(d[f.name]) for f in dataclasses.fields(cls)})
 
 
 def train_seq2seq(
@@ -225,25 +217,21 @@ def train_seq2seq(
     from tqdm.auto import tqdm
 
     config = config or Seq2SeqConfig()
-    device = next(model.parameters()).device
+    device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     g = torch.Generator().manual_seed(config.seed)
     history = Seq2SeqHistory()
     order: list[int] = []
     bar = tqdm(range(1, config.steps + 1), desc="steps", disable=not progress, mininterval=1.0)
+    model.train()  # evaluation below (exact_match) restores training mode
     for step in bar:
         if len(order) < config.batch_size:  # a new shuffled pass
             order += torch.randperm(len(train), generator=g).tolist()
         chunk, order = order[: config.batch_size], order[config.batch_size :]
         src, lengths, tgt_in, tgt_out = make_batch([train[k] for k in chunk], vocab)
         src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
-        model.train()
         loss = token_loss(model(src, lengths, tgt_in, config.teacher_forcing, generator=g), tgt_out)
-        opt.zero_grad()
-        loss.backward()
-        if config.clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        opt.step()
+        optimizer_step(model, opt, loss, config.clip)
         history.loss.append(loss.item())
         if step % config.eval_every == 0 or step == config.steps:
             history.eval_steps.append(step)

@@ -8,11 +8,12 @@ optional ``on_epoch(epoch, record)`` callback; nothing is printed or plotted her
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 from rnnlab.data import CharVocab, PairDataset
 
 __all__ = [
-    "set_seed", "get_device", "TrainConfig", "History", "sequence_loss", "fit", "predict",
+    "set_seed", "get_device", "device_of", "evaluating", "optimizer_step", "TrainConfig", "History", "sequence_loss", "fit", "predict",
     "save_checkpoint", "load_checkpoint", "atomic_write", "CHECKPOINT_FORMAT",
 ]  # fmt: skip
 
@@ -106,8 +107,32 @@ def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
 
 
-def _device_of(model: nn.Module) -> torch.device:
+def device_of(model: nn.Module) -> torch.device:
+    """The device of the model's (first) parameter."""
     return next(model.parameters()).device
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside: eval mode (no dropout) and no autograd. After, even on an error: the model's
+    previous mode back."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, clip: float | None) -> None:
+    """``zero_grad``, ``loss.backward()``, clip the total gradient norm to ``clip`` (None: no
+    clipping), ``step``: the update every training loop here makes."""
+    optimizer.zero_grad()
+    loss.backward()
+    if clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)  # after backward, before step
+    optimizer.step()
 
 
 def fit(
@@ -130,7 +155,7 @@ def fit(
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     opt = _make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
     per_step = getattr(model, "per_step_loss", False)
-    device = _device_of(model)
+    device = device_of(model)
     batches = [(x.to(device), y.to(device)) for x, y in data.batches(cfg.batch_size)]
     n_chars = sum(y.numel() for _, y in batches)
     history = History()
@@ -142,12 +167,8 @@ def fit(
         model.train()
         total = 0.0
         for x, y in batches:
-            opt.zero_grad()
             loss = sequence_loss(model(x), y, per_step)
-            loss.backward()
-            if cfg.clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            optimizer_step(model, opt, loss, cfg.clip)
             total += loss.item() * (y.shape[1] if per_step else y.numel())  # summed over chars
         preds = predict(model, data)
         correct = sum(p == t for (_, tgt), pred in zip(data.pairs, preds) for p, t in zip(pred, tgt))
@@ -164,7 +185,6 @@ def fit(
     return history
 
 
-@torch.no_grad()
 def predict(model: nn.Module, data: PairDataset | list[str], vocab: CharVocab | None = None) -> list[str]:
     """Decode the model's most likely character at every step, one string per source.
 
@@ -178,14 +198,12 @@ def predict(model: nn.Module, data: PairDataset | list[str], vocab: CharVocab | 
         sources = list(data)
         if vocab is None:
             raise ValueError("predict needs the vocabulary when given plain strings")
-    was_training = model.training
-    model.eval()
-    device = _device_of(model)
+    device = device_of(model)
     out = []
-    for src in sources:
-        logits = model(vocab.encode(src).unsqueeze(1).to(device))  # (T, 1, V)
-        out.append(vocab.decode(logits.argmax(-1)[:, 0]))
-    model.train(was_training)
+    with evaluating(model):
+        for src in sources:
+            logits = model(vocab.encode(src).unsqueeze(1).to(device))  # (T, 1, V)
+            out.append(vocab.decode(logits.argmax(-1)[:, 0]))
     return out
 
 

@@ -108,3 +108,44 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["m.pt"]
     monkeypatch.undo()
     assert load_checkpoint(path)[2] == {"version": 1}
+
+
+def test_evaluating_restores_the_mode_even_on_error():
+    from rnnlab.train import evaluating
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    with evaluating(model):
+        assert not model.training and not torch.is_grad_enabled()
+    assert model.training and torch.is_grad_enabled()
+    model.eval()
+    with pytest.raises(ZeroDivisionError), evaluating(model):
+        1 / 0
+    assert not model.training  # back to eval, as it was
+
+
+def test_optimizer_step_zeroes_clips_and_steps():
+    from rnnlab.train import optimizer_step
+
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    model = torch.nn.Module()
+    model.w = w
+    w.grad = torch.tensor([100.0, 100.0])  # stale: must be zeroed first
+    opt = torch.optim.SGD([w], lr=1.0)
+    optimizer_step(model, opt, (w * torch.tensor([30.0, 40.0])).sum(), clip=5.0)  # grad (30, 40), norm 50
+    torch.testing.assert_close(w.detach(), torch.tensor([0.0, 0.0]))  # clipped to (3, 4), one SGD step
+
+
+def test_shared_argument_checks():
+    from rnnlab.validation import one_of, positive_ints, positive_number
+
+    positive_ints(a=1, b=7)
+    for bad in (0, -1, 2.0, True, None):
+        with pytest.raises(ValueError, match=f"b must be a positive integer, got {bad!r}"):
+            positive_ints(a=1, b=bad)
+    positive_number("lr", 1e-3)
+    positive_number("clip", None, optional=True)
+    for bad in (0.0, -1.0, float("nan"), float("inf"), None, "1"):
+        with pytest.raises(ValueError, match="lr must be a positive finite number"):
+            positive_number("lr", bad)
+    with pytest.raises(ValueError, match="impl must be one of 'rnnlab', 'torch', got 'keras'"):
+        one_of("impl", "keras", ("rnnlab", "torch"))
