@@ -106,6 +106,12 @@ def _rnn_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
         "b_ih is missing: torch adds both b_ih and b_hh": torch.tanh(x @ W_ih.T + h @ W_hh.T + b_hh),
         "relu is used where the default nonlinearity is tanh": torch.relu(xi + h @ W_hh.T + b_hh),
         "the tanh is missing": xi + h @ W_hh.T + b_hh,
+        "both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)": torch.tanh(
+            x @ W_ih.T + h @ W_hh.T
+        ),
+        "the tanh and both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)": (
+            x @ W_ih.T + h @ W_hh.T
+        ),
         "the previous hidden state is ignored": torch.tanh(xi + b_hh),
     }
 
