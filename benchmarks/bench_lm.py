@@ -35,7 +35,7 @@ def throughput(rounds: int, train_ids: torch.Tensor, V: int) -> dict:
         model = CharLM(V, "lstm", impl=impl, **SIZE)
         runs[impl] = {"model": model, "opt": torch.optim.Adam(model.parameters(), lr=3e-3), "state": None, "tps": []}
     for k, (x, y) in enumerate(chunks):
-        for impl, r in runs.items():
+        for r in runs.values():
             t0 = time.perf_counter()
             _, r["state"] = tbptt_step(r["model"], r["opt"], x, y, r["state"], clip=1.0)
             if k >= 3:  # warm-up rounds not counted
@@ -82,10 +82,14 @@ def main() -> None:
     base = baselines(train_ids, val_ids, len(vocab))
 
     t = throughput(args.rounds, train_ids, len(vocab))
-    print(f"CharLM training step, LSTM E={SIZE['embedding_dim']} H={SIZE['hidden_size']}, B={BATCH}, T={SEQ_LEN}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.rounds} rounds")  # fmt: skip
+    print(
+        f"CharLM training step, LSTM E={SIZE['embedding_dim']} H={SIZE['hidden_size']}, B={BATCH}, T={SEQ_LEN}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.rounds} rounds"
+    )
     print(f"  rnnlab.LSTM    {t['rnnlab']:>9,.0f} tokens/s")
-    print(f"  torch.nn.LSTM  {t['torch']:>9,.0f} tokens/s (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'unavailable'})")
+    print(
+        f"  torch.nn.LSTM  {t['torch']:>9,.0f} tokens/s (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'unavailable'})"
+    )
     print(f"  ratio rnnlab / torch (median of rounds): {t['ratio']:.2f}x")
 
     target = base["unigram"] - 1.0
@@ -93,7 +97,9 @@ def main() -> None:
     if seconds is None:
         print(f"time to {target:.3f} bits/char (unigram {base['unigram']:.3f} - 1): not reached in {elapsed:.0f} s")
     else:
-        print(f"time to {target:.3f} bits/char (unigram {base['unigram']:.3f} - 1): {seconds:.1f} s (budget {args.budget:.0f} s)")
+        print(
+            f"time to {target:.3f} bits/char (unigram {base['unigram']:.3f} - 1): {seconds:.1f} s (budget {args.budget:.0f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def bench(model: str, size: str, rounds: int, onednn: bool) -> dict:
                 fn(ours), fn(ref)
             t_ours, t_ref = [], []
             for _ in range(rounds):
-                t_ours.append(_time(lambda: fn(ours)))
-                t_ref.append(_time(lambda: fn(ref)))
+                t_ours.append(_time(lambda: fn(ours)))  # noqa: B023 (called at once)
+                t_ref.append(_time(lambda: fn(ref)))  # noqa: B023
             ratios = [a / b for a, b in zip(t_ours, t_ref)]
             res[what] = (statistics.median(t_ours), statistics.median(t_ref), statistics.median(ratios))
     return res
@@ -82,8 +82,10 @@ def main() -> None:
         f"default allocator; {rounds} rounds, median ms and median per-round ratio rnnlab/torch"
     )
     print()
-    print("| model | size (T, B, I, H, L) | torch path | fwd ms rnnlab / torch | ratio | "
-          "fwd+bwd ms rnnlab / torch | ratio |")
+    print(
+        "| model | size (T, B, I, H, L) | torch path | fwd ms rnnlab / torch | ratio | "
+        "fwd+bwd ms rnnlab / torch | ratio |"
+    )
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for model in ("RNN", "GRU", "LSTM"):
@@ -94,8 +96,7 @@ def main() -> None:
                 for what in ("fwd", "fwd+bwd"):
                     a, b, ratio = r[what]
                     cells += [f"{a * 1e3:.2f} / {b * 1e3:.2f}", f"{ratio:.2f}×"]
-                print(f"| {model} | {size} {SIZES[size]} | {label} | " + " | ".join(cells) + " |",
-                      flush=True)
+                print(f"| {model} | {size} {SIZES[size]} | {label} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -38,19 +38,27 @@ from rnnlab.validation import IMPLS
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m rnnlab", description="rnnlab command line")
     sub = ap.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train a character model on SOURCE -> TARGET",
-                        description="Train a character model to map SOURCE to TARGET, one character per step.")  # fmt: skip
+    tr = sub.add_parser(
+        "train",
+        help="train a character model on SOURCE -> TARGET",
+        description="Train a character model to map SOURCE to TARGET, one character per step.",
+    )
     tr.add_argument("--source", required=True, help="input string, e.g. hello")
     tr.add_argument("--target", required=True, help="output string of the same length, e.g. ohlol")
     tr.add_argument("--model", choices=MODEL_NAMES, default="gru")
-    tr.add_argument("--hidden-size", type=int, default=None,
-                    help="hidden size of the embedding models (default 8; the one-hot models use the vocabulary size)")  # fmt: skip
+    tr.add_argument(
+        "--hidden-size",
+        type=int,
+        default=None,
+        help="hidden size of the embedding models (default 8; the one-hot models use the vocabulary size)",
+    )
     tr.add_argument("--embedding-dim", type=int, default=None, help="embedding size (default 10)")
     tr.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     tr.add_argument("--lr", type=float, default=TrainConfig.lr)
     tr.add_argument("--clip", type=float, default=None, help="max gradient norm")
-    tr.add_argument("--seed", type=int, default=1,
-                    help="random seed (default 1; with some seeds the one-hot models stall at 80%%)")
+    tr.add_argument(
+        "--seed", type=int, default=1, help="random seed (default 1; with some seeds the one-hot models stall at 80%%)"
+    )
     tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     tr.set_defaults(handler=_train, parser=tr)
@@ -81,8 +89,12 @@ _positive_int, _positive_float = _positive(int), _positive(float)
 
 def _model_options(tr: argparse.ArgumentParser, hidden_size: int, embedding_dim: int, num_layers: bool = True) -> None:
     """The options every recurrent model of the command line takes."""
-    tr.add_argument("--impl", choices=IMPLS, default="rnnlab",
-                    help="rnnlab's from-scratch layers or torch.nn's fused ones (same weights)")  # fmt: skip
+    tr.add_argument(
+        "--impl",
+        choices=IMPLS,
+        default="rnnlab",
+        help="rnnlab's from-scratch layers or torch.nn's fused ones (same weights)",
+    )
     tr.add_argument("--hidden-size", type=_positive_int, default=hidden_size)
     tr.add_argument("--embedding-dim", type=_positive_int, default=embedding_dim)
     if num_layers:
@@ -103,14 +115,24 @@ def _run_options(tr: argparse.ArgumentParser, config) -> None:
 def _lm_parsers(sub) -> None:
     from rnnlab.lm import LMConfig
 
-    lm = sub.add_parser("lm", help="character language model on real text (notebook 09)",
-                        description="Train or sample the character language model of notebook 09.")  # fmt: skip
+    lm = sub.add_parser(
+        "lm",
+        help="character language model on real text (notebook 09)",
+        description="Train or sample the character language model of notebook 09.",
+    )
     lm_sub = lm.add_subparsers(dest="action", required=True)
-    tr = lm_sub.add_parser("train", help="train on the Python documentation's text",
-                           description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
-                                       "(about 465k characters that ship with Python) with truncated BPTT.")  # fmt: skip
-    tr.add_argument("--text", choices=("docs", "zen"), default="docs",
-                    help="docs: the Python reference's help topics (default); zen: the Zen of Python")  # fmt: skip
+    tr = lm_sub.add_parser(
+        "train",
+        help="train on the Python documentation's text",
+        description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
+        "(about 465k characters that ship with Python) with truncated BPTT.",
+    )
+    tr.add_argument(
+        "--text",
+        choices=("docs", "zen"),
+        default="docs",
+        help="docs: the Python reference's help topics (default); zen: the Zen of Python",
+    )
     tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
     _model_options(tr, hidden_size=128, embedding_dim=32)
     tr.add_argument("--epochs", type=_positive_int, default=15)
@@ -132,12 +154,19 @@ def _lm_parsers(sub) -> None:
 def _names_parsers(sub) -> None:
     from rnnlab.classify import ClassifyConfig
 
-    top = sub.add_parser("names", help="surname -> language classifier (notebook 10)",
-                         description="Train or use the bidirectional GRU surname classifier of notebook 10.")  # fmt: skip
+    top = sub.add_parser(
+        "names",
+        help="surname -> language classifier (notebook 10)",
+        description="Train or use the bidirectional GRU surname classifier of notebook 10.",
+    )
     names_sub = top.add_subparsers(dest="action", required=True)
     tr = names_sub.add_parser("train", help="train on the faker package's surname lists")
-    tr.add_argument("--readout", choices=("final", "mean"), default="final",
-                    help="final states of both directions (default) or the masked mean of the outputs")  # fmt: skip
+    tr.add_argument(
+        "--readout",
+        choices=("final", "mean"),
+        default="final",
+        help="final states of both directions (default) or the masked mean of the outputs",
+    )
     _model_options(tr, hidden_size=128, embedding_dim=32)
     tr.add_argument("--epochs", type=_positive_int, default=ClassifyConfig.epochs)
     _run_options(tr, ClassifyConfig)
@@ -152,17 +181,28 @@ def _names_parsers(sub) -> None:
 def _seq2seq_parsers(sub) -> None:
     from rnnlab.seq2seq import Seq2SeqConfig
 
-    top = sub.add_parser("seq2seq", help="encoder-decoder on a generated task (notebook 11)",
-                         description="Train or run the GRU encoder-decoder of notebook 11.")  # fmt: skip
+    top = sub.add_parser(
+        "seq2seq",
+        help="encoder-decoder on a generated task (notebook 11)",
+        description="Train or run the GRU encoder-decoder of notebook 11.",
+    )
     s2s_sub = top.add_subparsers(dest="action", required=True)
     tr = s2s_sub.add_parser("train", help="train on generated pairs")
-    tr.add_argument("--task", choices=("dates", "reverse"), default="dates",
-                    help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'")  # fmt: skip
+    tr.add_argument(
+        "--task",
+        choices=("dates", "reverse"),
+        default="dates",
+        help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'",
+    )
     tr.add_argument("--max-len", type=_positive_int, default=14, help="longest string of the reverse task")
     _model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
     tr.add_argument("--steps", type=_positive_int, default=1000)
-    tr.add_argument("--teacher-forcing", type=_probability, default=1.0,
-                    help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)")  # fmt: skip
+    tr.add_argument(
+        "--teacher-forcing",
+        type=_probability,
+        default=1.0,
+        help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)",
+    )
     tr.add_argument("--eval-every", type=_positive_int, default=100)
     _run_options(tr, Seq2SeqConfig)
     tr.set_defaults(handler=_seq2seq_train, parser=tr)
@@ -194,8 +234,9 @@ def _check_outputs(ap: argparse.ArgumentParser, args) -> None:
     _writable(ap, "--history", args.history)
 
 
-def _write_outputs(args, model, vocab, history: dict, labels: list[str] | None = None,
-                   baselines: dict | None = None) -> None:  # fmt: skip
+def _write_outputs(
+    args, model, vocab, history: dict, labels: list[str] | None = None, baselines: dict | None = None
+) -> None:
     """The checkpoint (--save; its config: the settings, and the class labels if any) and the
     history JSON (--history; also the baselines), each written atomically."""
     settings = _settings(args)
@@ -203,8 +244,12 @@ def _write_outputs(args, model, vocab, history: dict, labels: list[str] | None =
     if args.save:
         print(f"saved {save_checkpoint(args.save, model, vocab, {**settings, **extra})}", file=sys.stderr)
     if args.history:
-        payload = {"settings": settings, **extra, **({} if baselines is None else {"baselines": baselines}),
-                   "history": history}  # fmt: skip
+        payload = {
+            "settings": settings,
+            **extra,
+            **({} if baselines is None else {"baselines": baselines}),
+            "history": history,
+        }
         atomic_write(args.history, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
         print(f"wrote {args.history}", file=sys.stderr)
 
@@ -225,8 +270,7 @@ def _load(ap: argparse.ArgumentParser, path: str, name: str):
 
 
 def _names_train(ap: argparse.ArgumentParser, args) -> int:
-    from rnnlab.classify import (ClassifyConfig, NameClassifier, char_count_baseline, majority_baseline,
-                                 train_classifier)  # fmt: skip
+    from rnnlab.classify import ClassifyConfig, NameClassifier, char_count_baseline, majority_baseline, train_classifier
     from rnnlab.data import PAD, CharVocab, split_labelled, surnames
 
     _check_outputs(ap, args)
@@ -235,15 +279,27 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
     labels = list(groups)
     vocab = CharVocab.from_strings(*(n for n, _ in train + val), specials=(PAD,))
     set_seed(args.seed)
-    model = NameClassifier(len(vocab), len(labels), args.embedding_dim, args.hidden_size, args.num_layers,
-                           readout=args.readout, impl=args.impl).to(get_device())  # fmt: skip
+    model = NameClassifier(
+        len(vocab),
+        len(labels),
+        args.embedding_dim,
+        args.hidden_size,
+        args.num_layers,
+        readout=args.readout,
+        impl=args.impl,
+    ).to(get_device())
     config = ClassifyConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, clip=args.clip)
     history = train_classifier(model, train, val, vocab, config, progress=not args.no_progress)
-    base = {"majority": majority_baseline(train, val), "char counts": char_count_baseline(train, val),
-            "char trigrams": char_count_baseline(train, val, 3)}  # fmt: skip
+    base = {
+        "majority": majority_baseline(train, val),
+        "char counts": char_count_baseline(train, val),
+        "char trigrams": char_count_baseline(train, val, 3),
+    }
     _write_outputs(args, model, vocab, dataclasses.asdict(history), labels=labels, baselines=base)
-    print(f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
-          + ", ".join(f"{k} {v:.1%}" for k, v in base.items()))  # fmt: skip
+    print(
+        f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in base.items())
+    )
     return 0
 
 
@@ -277,12 +333,21 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
     vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
     set_seed(args.seed)
     model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl).to(get_device())
-    config = Seq2SeqConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, teacher_forcing=args.teacher_forcing,
-                           clip=args.clip, seed=args.seed, eval_every=args.eval_every)  # fmt: skip
+    config = Seq2SeqConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        teacher_forcing=args.teacher_forcing,
+        clip=args.clip,
+        seed=args.seed,
+        eval_every=args.eval_every,
+    )
     history = train_seq2seq(model, train, val, vocab, config, progress=not args.no_progress)
     _write_outputs(args, model, vocab, history.to_dict())
-    print(f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
-          f"held-out exact match {history.val_exact[-1]:.1%}")  # fmt: skip
+    print(
+        f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
+        f"held-out exact match {history.val_exact[-1]:.1%}"
+    )
     return 0
 
 
@@ -328,16 +393,26 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     train, val = split_text(text, 0.1)
     train_ids, val_ids = vocab.encode(train), vocab.encode(val)
     set_seed(args.seed)
-    model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers,
-                   impl=args.impl).to(get_device())  # fmt: skip
-    config = LMConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-                      seq_len=args.seq_len, lr=args.lr, clip=args.clip, eval_every=args.eval_every,
-                      progress=not args.no_progress)  # fmt: skip
+    model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers, impl=args.impl).to(
+        get_device()
+    )
+    config = LMConfig(
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        clip=args.clip,
+        eval_every=args.eval_every,
+        progress=not args.no_progress,
+    )
     history = train_lm(model, train_ids, val_ids, config)
     base = baselines(train_ids, val_ids, len(vocab))
     _write_outputs(args, model, vocab, history.to_dict(), baselines=base)
-    print(f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
-          f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}")  # fmt: skip
+    print(
+        f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
+        f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}"
+    )
     return 0
 
 
@@ -375,12 +450,18 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
     config = TrainConfig(epochs=args.epochs, lr=args.lr, clip=args.clip, progress=not args.no_progress)
     history = fit(model, data, config)
     reached = history.epochs_to_100
-    print(f"model {args.model}: {history.epochs} epochs, loss {history.loss[-1]:.4f}, "
-          + (f"100% from epoch {reached}" if reached else f"accuracy {history.accuracy[-1]:.0%}"),
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"model {args.model}: {history.epochs} epochs, loss {history.loss[-1]:.4f}, "
+        + (f"100% from epoch {reached}" if reached else f"accuracy {history.accuracy[-1]:.0%}"),
+        file=sys.stderr,
+    )
     if args.save:
-        path = save_checkpoint(args.save, model, data.vocab, {"source": args.source, "target": args.target,
-                                                               "epochs": history.epochs, "lr": args.lr, "seed": args.seed})  # fmt: skip
+        path = save_checkpoint(
+            args.save,
+            model,
+            data.vocab,
+            {"source": args.source, "target": args.target, "epochs": history.epochs, "lr": args.lr, "seed": args.seed},
+        )
         print(f"saved {path}", file=sys.stderr)
     print(predict(model, data)[0])
     return 0

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.validation import check_cell_call, check_state_type
+
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_step", "lstm_step", "gru_step"]
 
 
@@ -38,7 +40,11 @@ def rnn_step(xw_t: Tensor, h: Tensor, w_hh_t: Tensor, nonlinearity: str = "tanh"
 
 
 def lstm_step(
-    xw_t: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_hr_t: Tensor | None = None,
+    xw_t: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_hh_t: Tensor,
+    w_hr_t: Tensor | None = None,
     g_doubled: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step (Hochreiter & Schmidhuber, with torch's gate order i, f, g, o).
@@ -116,12 +122,12 @@ class _CellBase(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        G = self._gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(G, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(G, hidden_size, **kw))
+        rows = self._gates * hidden_size  # gate blocks stacked: 1, 4 or 3 x H
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **kw))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **kw))
         if bias:
-            self.bias_ih = nn.Parameter(torch.empty(G, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(G, **kw))
+            self.bias_ih = nn.Parameter(torch.empty(rows, **kw))
+            self.bias_hh = nn.Parameter(torch.empty(rows, **kw))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -141,62 +147,21 @@ class _CellBase(nn.Module):
             s += ", nonlinearity={nonlinearity}"
         return s.format(**self.__dict__)
 
-    def _prepare(self, input: Tensor, states: list[Tensor | None], what: str) -> tuple:
-        """Check shapes and dtypes like torch (clearer where torch is vague).
+    def _prepare(self, input: Tensor, states: list[Tensor | None], label: str) -> tuple:
+        """Check ``input`` and the states like torch (see :func:`rnnlab.validation.check_cell_call`).
 
         Returns ``(x, states, batched)`` with ``x`` of shape ``(B, I)`` and every state
         ``(B, H)`` (zeros where ``None``).
         """
-        name = type(self).__name__
-        if input.dim() not in (1, 2):
-            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
-        batched = input.dim() == 2
-        for k, s in enumerate(states):
-            if s is None:
-                continue
-            label = what if len(states) == 1 else f"{what}[{k}]"
-            if s.dim() not in (1, 2):
-                raise ValueError(f"{name}: Expected {label} to be 1D or 2D, got {s.dim()}D instead")
-            if s.dim() != input.dim():
-                raise RuntimeError(
-                    f"{name}: for {'batched 2-D' if batched else 'unbatched 1-D'} input, "
-                    f"{label} should also be {input.dim()}-D but got {s.dim()}-D tensor "
-                    f"of shape {list(s.shape)}"
-                )
-        x = input if batched else input.unsqueeze(0)
-        if x.shape[1] != self.input_size:
-            raise RuntimeError(
-                f"{name}: input has inconsistent input_size: got {x.shape[1]}, "
-                f"expected {self.input_size}"
-            )
-        _check_dtype(name, x, self.weight_ih, "input")
-        out = []
-        for k, s in enumerate(states):
-            if s is None:
-                out.append(x.new_zeros(x.shape[0], self.hidden_size))
-                continue
-            s = s if batched else s.unsqueeze(0)
-            if s.shape[0] != x.shape[0]:
-                raise RuntimeError(
-                    f"{name}: Input batch size {x.shape[0]} doesn't match "
-                    f"hidden{k} batch size {s.shape[0]} (no broadcasting: give one row per sample)"
-                )
-            if s.shape[1] != self.hidden_size:
-                raise RuntimeError(
-                    f"{name}: hidden{k} has inconsistent hidden_size: got {s.shape[1]}, "
-                    f"expected {self.hidden_size}"
-                )
-            _check_dtype(name, s, self.weight_ih, f"hidden{k}")
-            out.append(s)
-        return x, out, batched
-
-
-def _check_dtype(name: str, t: Tensor, weight: Tensor, what: str) -> None:
-    if t.dtype != weight.dtype:
-        raise ValueError(
-            f"{name} {what} dtype ({t.dtype}) does not match weight dtype ({weight.dtype}). "
-            f"Convert the tensor: {what}.to({weight.dtype}), or the model: model.to({t.dtype})"
+        batched = check_cell_call(
+            type(self).__name__, input, states, self.input_size, self.hidden_size, self.weight_ih, label
         )
+        x = input if batched else input.unsqueeze(0)  # (B, I)
+        out = [
+            x.new_zeros(x.shape[0], self.hidden_size) if s is None else (s if batched else s.unsqueeze(0))
+            for s in states
+        ]
+        return x, out, batched
 
 
 class RNNCell(_CellBase):
@@ -231,6 +196,7 @@ class RNNCell(_CellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        check_state_type("RNNCell", hx, pair=False)
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
         h = rnn_step(F.linear(x, self.weight_ih, b), h, self.weight_hh.t(), self.nonlinearity)
@@ -250,13 +216,8 @@ class LSTMCell(_CellBase):
 
     _gates = 4
 
-    def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, Tensor]:
-        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError(
-                f"LSTMCell: hx must be a pair (h, c) of tensors, got {type(hx).__name__}"
-            )
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        check_state_type("LSTMCell", hx, pair=True)
         x, (h, c), batched = self._prepare(input, list(hx) if hx is not None else [None, None], "hx")
         b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
         h, c = lstm_step(F.linear(x, self.weight_ih, b), h, c, self.weight_hh.t())
@@ -276,6 +237,7 @@ class GRUCell(_CellBase):
     _gates = 3
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        check_state_type("GRUCell", hx, pair=False)
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         xw = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
         h = gru_step(xw, h, self.weight_hh.t(), self.bias_hh)

@@ -100,8 +100,9 @@ def _shape(t) -> str:
 def _rnn_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
     xi = x @ W_ih.T + b_ih
     return {
-        "W_hh is used untransposed (h @ W_hh instead of h @ W_hh.T); it is square, so no "
-        "error is raised": torch.tanh(xi + h @ W_hh + b_hh),
+        "W_hh is used untransposed (h @ W_hh instead of h @ W_hh.T); it is square, so no error is raised": torch.tanh(
+            xi + h @ W_hh + b_hh
+        ),
         "b_hh is missing: torch adds both b_ih and b_hh": torch.tanh(xi + h @ W_hh.T),
         "b_ih is missing: torch adds both b_ih and b_hh": torch.tanh(x @ W_ih.T + h @ W_hh.T + b_hh),
         "relu is used where the default nonlinearity is tanh": torch.relu(xi + h @ W_hh.T + b_hh),
@@ -163,9 +164,7 @@ def _gru_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
     return {
         "this is the paper's GRU (r applied to h before W_hn: W_hn (r ⊙ h)); torch applies r "
         "after the matmul: r ⊙ (W_hn h + b_hn)": _gru(*args, form="paper"),
-        "b_hn is outside the reset product; torch computes r ⊙ (W_hn h + b_hn)": _gru(
-            *args, form="b_hn_outside"
-        ),
+        "b_hn is outside the reset product; torch computes r ⊙ (W_hn h + b_hn)": _gru(*args, form="b_hn_outside"),
         "the update gate is used the other way round; torch computes h' = (1 - z) ⊙ n + z ⊙ h": _gru(
             *args, form="z_swapped"
         ),
@@ -198,9 +197,16 @@ def _cases(gates: int, seeds=(0, 1, 2), I: int = 5, H: int = 3, B: int = 4):
     """Random float64 cases with I != H so shapes catch some transposition mistakes."""
     for s in seeds:
         g = torch.Generator().manual_seed(s)
-        r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: E731
-        yield {"x": r(B, I), "h": r(B, H), "c": r(B, H), "W_ih": r(gates * H, I),
-               "W_hh": r(gates * H, H), "b_ih": r(gates * H), "b_hh": r(gates * H)}  # fmt: skip
+        r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: B023 (used at once)
+        yield {
+            "x": r(B, I),
+            "h": r(B, H),
+            "c": r(B, H),
+            "W_ih": r(gates * H, I),
+            "W_hh": r(gates * H, H),
+            "b_ih": r(gates * H),
+            "b_hh": r(gates * H),
+        }
 
 
 def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names: list[str]):
@@ -225,11 +231,13 @@ def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names:
         diffs = [_max_diff(g_, w_) for g_, w_ in zip(gots, wants)]
         if max(diffs) > TOL:
             mistake = diagnose(kind, got, *args)
-            detail = f"Diagnosis: {mistake}." if mistake else (
-                "It matches none of the classic mistakes; print the gates step by step.")
+            detail = (
+                f"Diagnosis: {mistake}."
+                if mistake
+                else ("It matches none of the classic mistakes; print the gates step by step.")
+            )
             raise CheckFailed(
-                f"{fname}: shapes are right but values differ from torch by up to "
-                f"{max(diffs):.3g}. {detail}"
+                f"{fname}: shapes are right but values differ from torch by up to {max(diffs):.3g}. {detail}"
             )
 
 
@@ -242,8 +250,9 @@ def _torch_cell(cls: type, names: list[str]) -> Callable:
         cell = cls(a["W_ih"].shape[1], H, dtype=torch.float64)
         with torch.no_grad():
             for p in ("W_ih", "W_hh", "b_ih", "b_hh"):
-                getattr(cell, {"W_ih": "weight_ih", "W_hh": "weight_hh",
-                               "b_ih": "bias_ih", "b_hh": "bias_hh"}[p]).copy_(a[p])  # fmt: skip
+                getattr(
+                    cell, {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}[p]
+                ).copy_(a[p])
             if cls is nn.LSTMCell:
                 return cell(a["x"], (a["h"], a["c"]))
             return cell(a["x"], a["h"])
@@ -255,21 +264,27 @@ def check_rnn_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.RNNCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("rnn", fn, 1, _torch_cell(nn.RNNCell, names), names)
-    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)"
+    )
 
 
 def check_lstm_step(fn: Callable) -> None:
     """``fn(x, h, c, W_ih, W_hh, b_ih, b_hh) -> (h', c')`` must equal ``nn.LSTMCell``."""
     names = ["x", "h", "c", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("lstm", fn, 4, _torch_cell(nn.LSTMCell, names), names)
-    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)"
+    )
 
 
 def check_gru_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.GRUCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("gru", fn, 3, _torch_cell(nn.GRUCell, names), names)
-    print(f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)"
+    )
 
 
 _SHAPE_CASES = [
@@ -277,7 +292,7 @@ _SHAPE_CASES = [
     dict(seq_len=7, batch=2, input_size=5, hidden_size=8, num_layers=3, bidirectional=False, batch_first=True),
     dict(seq_len=4, batch=6, input_size=3, hidden_size=9, num_layers=2, bidirectional=True, batch_first=False),
     dict(seq_len=5, batch=2, input_size=7, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True),
-]  # fmt: skip
+]
 
 
 def check_rnn_shapes(fn: Callable) -> None:
@@ -285,8 +300,13 @@ def check_rnn_shapes(fn: Callable) -> None:
     must return ``(output_shape, h_n_shape)`` as ``nn.RNN`` produces them."""
     name = getattr(fn, "__name__", "your function")
     for cfg in _SHAPE_CASES:
-        rnn = nn.RNN(cfg["input_size"], cfg["hidden_size"], cfg["num_layers"],
-                     batch_first=cfg["batch_first"], bidirectional=cfg["bidirectional"])  # fmt: skip
+        rnn = nn.RNN(
+            cfg["input_size"],
+            cfg["hidden_size"],
+            cfg["num_layers"],
+            batch_first=cfg["batch_first"],
+            bidirectional=cfg["bidirectional"],
+        )
         T, B = cfg["seq_len"], cfg["batch"]
         x = torch.zeros((B, T, cfg["input_size"]) if cfg["batch_first"] else (T, B, cfg["input_size"]))
         out, h_n = rnn(x)
@@ -337,17 +357,23 @@ def check_sequence_loss(fn: Callable) -> None:
         if abs(got.item() - want.item()) < TOL:
             continue
         hints = {
-            "you summed the per-step losses: that is T times the mean per character":
-                sum(F.cross_entropy(logits[t], targets[t]) for t in range(T)),
+            "you summed the per-step losses: that is T times the mean per character": sum(
+                F.cross_entropy(logits[t], targets[t]) for t in range(T)
+            ),
             "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
-            "or permute so the classes are on dim 1": _maybe(lambda: F.cross_entropy(logits, targets)),
-            "targets were flattened in another order than the logits (transpose one, not the other)":
-                F.cross_entropy(logits.reshape(-1, V), targets.T.reshape(-1)),
-        }  # fmt: skip
+            "or permute so the classes are on dim 1": _maybe(lambda: F.cross_entropy(logits, targets)),  # noqa: B023
+            "targets were flattened in another order than the logits (transpose one, not the other)": F.cross_entropy(
+                logits.reshape(-1, V), targets.T.reshape(-1)
+            ),
+        }
         why = next((k for k, v in hints.items() if v is not None and abs(v.item() - got.item()) < TOL), None)
         raise CheckFailed(
             f"{name} returned {got.item():.4f} for logits {(T, B, V)}; expected {want.item():.4f}. "
-            + (f"Diagnosis: {why}." if why else "Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)).")
+            + (
+                f"Diagnosis: {why}."
+                if why
+                else "Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))."
+            )
         )
     print(f"✓ {name} equals the mean cross-entropy per character on 3 random batches")
 
@@ -381,18 +407,22 @@ def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str
             "concatenate h_n[-2] (forward) and h_n[-1]": h_n[-1],
             "output[:, -1] of a time-major output: the last *sequence in the batch* at every "
             "time step, not the last time step": t_major[:, -1],
-        }  # fmt: skip
+        }
         for k in range((L - 1) * D):  # rows of the layers below the last
-            known[f"h_n[{k}]: layer {k // D}{' backward' if k % D else ''}'s state, not the last "
-                  "layer's (as from `output, (h, c) = gru(x)` on a 2-layer GRU)"] = h_n[k]  # fmt: skip
+            known[
+                f"h_n[{k}]: layer {k // D}{' backward' if k % D else ''}'s state, not the last "
+                "layer's (as from `output, (h, c) = gru(x)` on a 2-layer GRU)"
+            ] = h_n[k]
         if h_n.shape[0] == h_n.shape[1]:
-            known["a row of h_n read as if it were batch-first: h_n is always "
-                  "(num_layers*num_directions, batch, hidden)"] = h_n.transpose(0, 1)[-1]  # fmt: skip
+            known[
+                "a row of h_n read as if it were batch-first: h_n is always (num_layers*num_directions, batch, hidden)"
+            ] = h_n.transpose(0, 1)[-1]
     for name, value in known.items():
         if candidate.shape == value.shape and torch.allclose(candidate.to(value.dtype), value, atol=1e-6):
             return name
-    return (f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is "
-            f"{tuple(right.shape)}: " + ("torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"))
+    return f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is {tuple(right.shape)}: " + (
+        "torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"
+    )
 
 
 def _random_net(seed: int, bidirectional: bool, num_layers: int, batch_first: bool = False):
@@ -431,13 +461,19 @@ def check_last_valid_outputs(fn: Callable) -> None:
             continue
         hints = {
             "output[-1] is padding for every sequence shorter than the tensor": out[-1],
-            "output[lengths] is one step past the end: the last valid index is lengths - 1":
-                torch.stack([out[min(n, T - 1), b] for b, n in enumerate(lengths)]),
+            "output[lengths] is one step past the end: the last valid index is lengths - 1": torch.stack(
+                [out[min(n, T - 1), b] for b, n in enumerate(lengths)]
+            ),
             "the time and batch indices are swapped": _maybe(
-                lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)])),
-        }  # fmt: skip
-        why = next((k for k, v in hints.items() if v is not None and v.shape == got.shape and torch.allclose(got, v)), None)
-        raise CheckFailed(f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else ""))
+                lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)])  # noqa: B023
+            ),
+        }
+        why = next(
+            (k for k, v in hints.items() if v is not None and v.shape == got.shape and torch.allclose(got, v)), None
+        )
+        raise CheckFailed(
+            f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else "")
+        )
     print(f"✓ {name} picks each sequence's last valid step in 3 batches")
 
 
@@ -495,13 +531,14 @@ def _tbptt_variants() -> dict[str, Callable]:
     return {
         "the gradients were not clipped. clip_grad_norm_ must run after loss.backward() (before "
         "it there is no gradient to clip) and before optimizer.step()": _tbptt_variant(clip=None),
-        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones":
-            _tbptt_variant(zero_grad=False),
+        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones": _tbptt_variant(
+            zero_grad=False
+        ),
         "clip_grad_value_ clips each entry; the task asks for clip_grad_norm_, which rescales the "
         "whole gradient and keeps its direction": _tbptt_variant(clip="value"),
         "the carried state is not used: every chunk starts from zeros. Pass the previous chunk's "
         "(detached) state to the model": _tbptt_variant(carry=False),
-    }  # fmt: skip
+    }
 
 
 def check_tbptt_step(fn: Callable) -> None:
@@ -532,17 +569,22 @@ def check_tbptt_step(fn: Callable) -> None:
             ) from None
         raise
     except (TypeError, ValueError) as e:
-        raise CheckFailed(f"{name} should return (loss, state); calling it failed with {type(e).__name__}: {e}") from None
+        raise CheckFailed(
+            f"{name} should return (loss, state); calling it failed with {type(e).__name__}: {e}"
+        ) from None
 
     def same(params: list[Tensor]) -> bool:
         return all(_max_diff(a, b) is not None and _max_diff(a, b) < TOL for a, b in zip(params, want))
 
     if same(got):
         if any(abs(a - b) > 1e-8 for a, b in zip(got_losses, want_losses)):
-            raise CheckFailed(f"{name}: the weights are right, but the returned losses {got_losses} "
-                              f"should be each chunk's mean loss {want_losses}")  # fmt: skip
-        print(f"✓ {name} trains 3 chunks with the carried state detached and clipped gradients, "
-              "exactly as the reference")  # fmt: skip
+            raise CheckFailed(
+                f"{name}: the weights are right, but the returned losses {got_losses} "
+                f"should be each chunk's mean loss {want_losses}"
+            )
+        print(
+            f"✓ {name} trains 3 chunks with the carried state detached and clipped gradients, exactly as the reference"
+        )
         return
     for mistake, variant in _tbptt_variants().items():
         _, params = _tbptt_run(variant, build, chunks, clip)
@@ -585,7 +627,11 @@ def check_bits_per_char(fn: Callable) -> None:
         why = next((k for k, v in hints.items() if abs(v - got) < 1e-8), None)
         raise CheckFailed(
             f"{name} returned {got:.4f} for logits {(T, B, V)}; expected {want:.4f} bits/char. "
-            + (f"Diagnosis: {why}." if why else "Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2.")
+            + (
+                f"Diagnosis: {why}."
+                if why
+                else "Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2."
+            )
         )
     print(f"✓ {name} gives bits per character on 3 random batches")
 
@@ -609,15 +655,18 @@ def check_masked_mean(fn: Callable) -> None:
         mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]
         hints = {
             "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": out.mean(0),
-            "the masked sum is divided by T (the padded length) instead of each sequence's length":
-                (out * mask).sum(0) / T,
+            "the masked sum is divided by T (the padded length) instead of each sequence's length": (out * mask).sum(0)
+            / T,
             "the padding is masked but the sum is not divided by the lengths": (out * mask).sum(0),
-            "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]":
-                torch.stack([out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]),
-        }  # fmt: skip
+            "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]": torch.stack(
+                [out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]
+            ),
+        }
         why = next((k for k, v in hints.items() if torch.allclose(got.double(), v)), None)
-        raise CheckFailed(f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
-                          + (f" Diagnosis: {why}." if why else ""))  # fmt: skip
+        raise CheckFailed(
+            f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
+            + (f" Diagnosis: {why}." if why else "")
+        )
     print(f"✓ {name} averages only the valid steps in 4 batches")
 
 
@@ -649,7 +698,9 @@ def _decode_variant(model, src, lengths, max_len, feed="argmax", keep_start=Fals
     for row in torch.stack(steps, 1).tolist():
         if stop and model.end in row:
             row = row[: row.index(model.end) + (1 if keep_end else 0)]
-        rows.append(([model.start] if keep_start else []) + row[: max_len + (1 if keep_end and row[-1:] == [model.end] else 0)])
+        rows.append(
+            ([model.start] if keep_start else []) + row[: max_len + (1 if keep_end and row[-1:] == [model.end] else 0)]
+        )
     return rows
 
 
@@ -664,8 +715,10 @@ def check_greedy_decode(fn: Callable) -> None:
         want = _decode_variant(model, src, lengths, 6)
         got = _call(fn, name, model, src, lengths, 6)
         if isinstance(got, Tensor):
-            raise CheckFailed(f"{name} returned a tensor {_shape(got)}; return one Python list of indices "
-                              "per sequence (rows have different lengths once END stops them)")  # fmt: skip
+            raise CheckFailed(
+                f"{name} returned a tensor {_shape(got)}; return one Python list of indices "
+                "per sequence (rows have different lengths once END stops them)"
+            )
         try:
             got = [[int(k) for k in row] for row in got]
         except TypeError:
@@ -673,17 +726,15 @@ def check_greedy_decode(fn: Callable) -> None:
         if got == want:
             continue
         hints = {
-            "the start symbol is not part of the output; return what the decoder wrote after it":
-                dict(keep_start=True),
+            "the start symbol is not part of the output; return what the decoder wrote after it": dict(keep_start=True),
             "leave END out of the output (it marks where the output stops)": dict(keep_end=True),
-            "stop each sequence at its first END; what comes after it is not output":
-                dict(stop=False),
-            "every step was fed START again: feed back the previous step's argmax (and carry h)":
-                dict(feed="start"),
-        }  # fmt: skip
+            "stop each sequence at its first END; what comes after it is not output": dict(stop=False),
+            "every step was fed START again: feed back the previous step's argmax (and carry h)": dict(feed="start"),
+        }
         why = next((k for k, v in hints.items() if got == _decode_variant(model, src, lengths, 6, **v)), None)
         if why is None and len(got) != len(want):
             why = f"one list per sequence: expected {len(want)}, got {len(got)} (the batch is dimension 1 of src)"
-        raise CheckFailed(f"{name} decoded {got} where greedy decoding gives {want}."
-                          + (f" Diagnosis: {why}." if why else ""))  # fmt: skip
+        raise CheckFailed(
+            f"{name} decoded {got} where greedy decoding gives {want}." + (f" Diagnosis: {why}." if why else "")
+        )
     print(f"✓ {name} decodes greedily, stopping at END, on 4 random models")

@@ -28,10 +28,19 @@ from rnnlab.train import device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
-    "NameClassifier", "masked_mean", "final_states", "encode_names", "majority_baseline",
-    "char_count_baseline", "ClassifyConfig", "ClassifyHistory", "train_classifier", "accuracy",
-    "confusion_matrix", "predict_names",
-]  # fmt: skip
+    "NameClassifier",
+    "masked_mean",
+    "final_states",
+    "encode_names",
+    "majority_baseline",
+    "char_count_baseline",
+    "ClassifyConfig",
+    "ClassifyHistory",
+    "train_classifier",
+    "accuracy",
+    "confusion_matrix",
+    "predict_names",
+]
 
 
 def masked_mean(output: Tensor, lengths: Tensor, batch_first: bool = False) -> Tensor:
@@ -80,19 +89,42 @@ class NameClassifier(nn.Module):
     Output: ``(B, C)`` logits.
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 32, hidden_size: int = 64,
-                 num_layers: int = 1, bidirectional: bool = True, readout: str = "final",
-                 dropout: float = 0.0, impl: str = "rnnlab") -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int = 32,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        readout: str = "final",
+        dropout: float = 0.0,
+        impl: str = "rnnlab",
+    ) -> None:
         super().__init__()
         one_of("readout", readout, ("final", "mean"))
         one_of("impl", impl, IMPLS)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        positive_ints(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
-                      hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
-        self.spec = {"name": "names", "vocab_size": vocab_size, "num_classes": num_classes,
-                     "embedding_dim": embedding_dim, "hidden_size": hidden_size, "num_layers": num_layers,
-                     "bidirectional": bidirectional, "readout": readout, "dropout": dropout, "impl": impl}  # fmt: skip
+        positive_ints(
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
+        self.spec = {
+            "name": "names",
+            "vocab_size": vocab_size,
+            "num_classes": num_classes,
+            "embedding_dim": embedding_dim,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "bidirectional": bidirectional,
+            "readout": readout,
+            "dropout": dropout,
+            "impl": impl,
+        }
         self.bidirectional, self.readout = bidirectional, readout
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         gru = GRU if impl == "rnnlab" else nn.GRU
@@ -140,8 +172,7 @@ def majority_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[str,
     return sum(y == top for _, y in val) / len(val)
 
 
-def char_count_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[str, int]],
-                        ngram: int = 1) -> float:  # fmt: skip
+def char_count_baseline(train: Sequence[tuple[str, int]], val: Sequence[tuple[str, int]], ngram: int = 1) -> float:
     """Accuracy on ``val`` of multinomial naive Bayes on character (``ngram=1``) or character
     pair (``ngram=2``) counts, with add-one smoothing: a model that sees which letters a name
     has, but not their order beyond ``ngram``."""
@@ -235,8 +266,9 @@ def train_classifier(
 def _predict(model: NameClassifier, names: Sequence[str], vocab: CharVocab, batch_size: int = 512) -> Tensor:
     device = device_of(model)
     with evaluating(model):
-        logits = [model(x.to(device), lengths).cpu()
-                  for x, lengths, _ in _batches([(n, 0) for n in names], batch_size, vocab)]  # fmt: skip
+        logits = [
+            model(x.to(device), lengths).cpu() for x, lengths, _ in _batches([(n, 0) for n in names], batch_size, vocab)
+        ]
     return torch.cat(logits)  # (N, C)
 
 
@@ -246,8 +278,9 @@ def accuracy(model: NameClassifier, pairs: Sequence[tuple[str, int]], vocab: Cha
     return (logits.argmax(-1) == torch.tensor([y for _, y in pairs])).float().mean().item()
 
 
-def confusion_matrix(model: NameClassifier, pairs: Sequence[tuple[str, int]], vocab: CharVocab,
-                     num_classes: int) -> Tensor:  # fmt: skip
+def confusion_matrix(
+    model: NameClassifier, pairs: Sequence[tuple[str, int]], vocab: CharVocab, num_classes: int
+) -> Tensor:
     """``(C, C)`` int64 counts: row = true label, column = predicted label."""
     pred = _predict(model, [n for n, _ in pairs], vocab).argmax(-1)
     m = torch.zeros(num_classes, num_classes, dtype=torch.long)
@@ -256,8 +289,9 @@ def confusion_matrix(model: NameClassifier, pairs: Sequence[tuple[str, int]], vo
     return m
 
 
-def predict_names(model: NameClassifier, names: Sequence[str], vocab: CharVocab, labels: Sequence[str],
-                  top_k: int = 3) -> list[list[tuple[str, float]]]:  # fmt: skip
+def predict_names(
+    model: NameClassifier, names: Sequence[str], vocab: CharVocab, labels: Sequence[str], top_k: int = 3
+) -> list[list[tuple[str, float]]]:
     """The ``top_k`` labels of each name with their probabilities, most likely first.
 
     Names may carry accents or capitals (they are folded); a character the vocabulary lacks

@@ -21,10 +21,26 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "CLASSIC_IDX2CHAR", "CharVocab", "PairDataset", "one_hot", "zen_of_python", "python_docs_text",
-    "split_text", "stream_batches", "PAD", "START", "END", "pad_batch", "SURNAME_LOCALES",
-    "FAKER_VERSION", "fold_name", "surnames", "split_labelled", "date_pairs", "reversal_pairs",
-]  # fmt: skip
+    "CLASSIC_IDX2CHAR",
+    "CharVocab",
+    "PairDataset",
+    "one_hot",
+    "zen_of_python",
+    "python_docs_text",
+    "split_text",
+    "stream_batches",
+    "PAD",
+    "START",
+    "END",
+    "pad_batch",
+    "SURNAME_LOCALES",
+    "FAKER_VERSION",
+    "fold_name",
+    "surnames",
+    "split_labelled",
+    "date_pairs",
+    "reversal_pairs",
+]
 
 CLASSIC_IDX2CHAR = ["e", "l", "h", "o"]
 
@@ -222,9 +238,7 @@ def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Ten
 
 
 # -- variable-length batches ------------------------------------------------------------------
-def pad_batch(
-    seqs: Sequence[Tensor], padding_value: int = 0, batch_first: bool = False
-) -> tuple[Tensor, Tensor]:
+def pad_batch(seqs: Sequence[Tensor], padding_value: int = 0, batch_first: bool = False) -> tuple[Tensor, Tensor]:
     """Pad 1-D index sequences of different lengths into one tensor, and say their lengths.
 
     Args:
@@ -252,13 +266,26 @@ def pad_batch(
 # -- surnames by language, from the lists that the faker package ships ------------------------
 FAKER_VERSION = "40.63.0"  # the pinned release whose lists give the stored notebook results
 SURNAME_LOCALES: dict[str, tuple[str, ...]] = {
-    "Czech": ("cs_CZ",), "Dutch": ("nl_NL",), "English": ("en_GB",), "Finnish": ("fi_FI",),
-    "French": ("fr_FR",), "German": ("de_DE", "de_AT"), "Italian": ("it_IT",),
-    "Polish": ("pl_PL",), "Spanish": ("es_ES",), "Swedish": ("sv_SE",),
-}  # fmt: skip
+    "Czech": ("cs_CZ",),
+    "Dutch": ("nl_NL",),
+    "English": ("en_GB",),
+    "Finnish": ("fi_FI",),
+    "French": ("fr_FR",),
+    "German": ("de_DE", "de_AT"),
+    "Italian": ("it_IT",),
+    "Polish": ("pl_PL",),
+    "Spanish": ("es_ES",),
+    "Swedish": ("sv_SE",),
+}
 _FOLD = {"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"}
-_NAME_ATTRS = ("last_names", "unisex_last_names", "male_last_names", "female_last_names",
-               "last_names_male", "last_names_female")  # fmt: skip
+_NAME_ATTRS = (
+    "last_names",
+    "unisex_last_names",
+    "male_last_names",
+    "female_last_names",
+    "last_names_male",
+    "last_names_female",
+)
 
 
 def fold_name(name: str) -> str:
@@ -291,12 +318,13 @@ def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]
     try:
         import faker
     except ImportError as e:
-        raise RuntimeError(
-            f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}"
-        ) from e
+        raise RuntimeError(f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}") from e
     if faker.VERSION != FAKER_VERSION:
-        warnings.warn(f"faker {faker.VERSION} is installed; the course's results were measured "
-                      f"with faker=={FAKER_VERSION}, whose lists may differ", stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"faker {faker.VERSION} is installed; the course's results were measured "
+            f"with faker=={FAKER_VERSION}, whose lists may differ",
+            stacklevel=2,
+        )
     ok = re.compile(r"[a-z][a-z '-]*[a-z]")
     by_lang = {
         lang: {n for loc in locales for n in map(fold_name, _locale_surnames(loc)) if ok.fullmatch(n)}
@@ -338,8 +366,20 @@ def split_labelled(
 
 
 # -- generated sequence-to-sequence tasks -------------------------------------------------------
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")  # fmt: skip
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 

@@ -51,9 +51,11 @@ class ShapeTable:
 
     def _repr_html_(self) -> str:
         def row(n, s, section):
-            return (f'<tr class="rnnlab-{section}"><td><code>{html.escape(n)}</code></td>'
-                    f'<td class="rnnlab-shape" data-name="{html.escape(n)}" '
-                    f'style="white-space: nowrap">{s}</td></tr>')  # fmt: skip
+            return (
+                f'<tr class="rnnlab-{section}"><td><code>{html.escape(n)}</code></td>'
+                f'<td class="rnnlab-shape" data-name="{html.escape(n)}" '
+                f'style="white-space: nowrap">{s}</td></tr>'
+            )
 
         body = "".join(row(n, s, "tensor") for n, s in self.tensors)
         body += '<tr><td colspan="2"><b>parameters</b></td></tr>'
@@ -106,8 +108,14 @@ def shape_table(
     if kind == "LSTM":
         tensors.append(("c_0", tuple(c0.shape)))
     tensors += list(zip(names, shapes[0]))
-    config = {"kind": kind, "seq_len": seq_len, "batch": batch, "input_size": input_size,
-              "hidden_size": hidden_size, **kw}  # fmt: skip
+    config = {
+        "kind": kind,
+        "seq_len": seq_len,
+        "batch": batch,
+        "input_size": input_size,
+        "hidden_size": hidden_size,
+        **kw,
+    }
     params = [(n, tuple(p.shape)) for n, p in ref.named_parameters()]
     return ShapeTable(config, tensors, params)
 
@@ -147,7 +155,7 @@ def explorer():
         diagram.clear_output(wait=True)
         with diagram:
             rows = values["num_layers"] * (2 if values["bidirectional"] else 1)
-            fig, ax = plt.subplots(figsize=(1 + 0.9 * values["seq_len"], 1.2 + 0.9 * rows))
+            _fig, ax = plt.subplots(figsize=(1 + 0.9 * values["seq_len"], 1.2 + 0.9 * rows))
             unrolled_diagram(values["seq_len"], values["num_layers"], values["bidirectional"], ax=ax)
             plt.show()
 

@@ -19,9 +19,9 @@ time ``t`` sees only the first ``batch_sizes[t]`` rows; the state simply shrinks
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnlab.cells import gru_step, lstm_step, rnn_step
+from rnnlab.validation import (
+    check_layer_args,
+    check_layer_input,
+    check_layer_states,
+    check_no_projection,
+    check_nonlinearity,
+    check_state_type,
+)
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -54,7 +62,7 @@ class _ScaleRows(torch.autograd.Function):
 class _RNNBase(nn.Module):
     """Constructor, parameters and the layer/direction/time loops shared by RNN, LSTM, GRU."""
 
-    _gates: int  # G: 1 (RNN), 4 (LSTM), 3 (GRU)
+    _gates: int  # 1 (RNN), 4 (LSTM), 3 (GRU): the weights stack _gates * hidden_size rows
     # Set by rnnlab.bptt.record_states: a list that receives, per (layer, direction), the
     # state tuple of every time step, in time order. None (the default): nothing is kept.
     _state_recorder: list | None = None
@@ -74,7 +82,7 @@ class _RNNBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _validate(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
+        check_layer_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -93,15 +101,15 @@ class _RNNBase(nn.Module):
         self.proj_size = proj_size
 
         kw = {"device": device, "dtype": dtype}
-        D, P, G = self._directions, self._out_width, self._gates * hidden_size
+        D, P, rows = self._directions, self._out_width, self._gates * hidden_size  # rows: gates x H
         self._flat_weights_names: list[str] = []
         for k in range(num_layers):
             layer_in = input_size if k == 0 else D * P
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
-                shapes = {"weight_ih": (G, layer_in), "weight_hh": (G, P)}
+                shapes = {"weight_ih": (rows, layer_in), "weight_hh": (rows, P)}
                 if bias:
-                    shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+                    shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
                 if proj_size > 0:
                     shapes["weight_hr"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
@@ -169,30 +177,29 @@ class _RNNBase(nn.Module):
         b_ih, b_hh = self._param("bias_ih", k, d), self._param("bias_hh", k, d)
         return None if b_ih is None else b_ih + b_hh
 
-    def _direction_params(self, k: int, d: int) -> tuple[Tensor, Tensor | None, tuple]:
-        """``(W_ih, b, step_args)``: the input-projection weight and bias, and what
-        the step function needs besides ``xw_t`` and the state."""
+    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
+        """What layer ``k``, direction ``d`` runs: ``(W_ih, b, step)``.
+
+        ``x @ W_ih.T + b`` is the input projection of every time step (one matmul), and
+        ``step(xw_t, state) -> state`` advances one time step, with its hidden weights bound.
+        """
         raise NotImplementedError
 
-    def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
-        raise NotImplementedError
-
-    # -- forward -------------------------------------------------------------------------
+    # -- forward: prepare -> layer stack -> restore ---------------------------------------
     def _forward(self, input: Tensor | PackedSequence, hx: State | None):
         """Shared forward. ``hx`` is a tuple of states (``(h,)`` or ``(h, c)``) or None."""
-        name = type(self).__name__
-        D, L = self._directions, self.num_layers
-        widths = (self._out_width, self.hidden_size)[: len(self._state_names)]
+        batch = self._prepare(input, hx)
+        output, h_n = self._run_layers(batch)
+        return self._restore(batch, output, h_n)
 
+    def _prepare(self, input: Tensor | PackedSequence, hx: State | None) -> _Batch:
+        """Check everything, and put input and states time-major, in the order the loops use."""
+        name = type(self).__name__
+        L, D, w = self.num_layers, self._directions, self.weight_ih_l0
         if isinstance(input, PackedSequence):
             x, batch_sizes, sorted_idx, unsorted_idx = input
-            self._check_input(x, name)
-            B = int(batch_sizes[0])
-            if hx is not None:
-                self._check_hidden(hx, (L * D, B), widths, batched=True)
-                if sorted_idx is not None:  # hx is in the caller's order; work sorted
-                    hx = tuple(s.index_select(1, sorted_idx) for s in hx)
-            steps_of, join = (lambda xw: xw.split(batch_sizes.tolist())), torch.cat
+            check_layer_input(name, x, self.input_size, w)
+            B, batched = int(batch_sizes[0]), True
         else:
             if input.dim() not in (2, 3):
                 raise ValueError(
@@ -200,177 +207,122 @@ class _RNNBase(nn.Module):
                     f" of shape {list(input.shape)}"
                 )
             batched = input.dim() == 3
-            x = input
-            if not batched:
-                x = x.unsqueeze(1)  # (T, 1, I)
-            elif self.batch_first:
+            x = input if batched else input.unsqueeze(1)  # (T, 1, I) when unbatched
+            if batched and self.batch_first:
                 x = x.transpose(0, 1)  # (T, B, I): always work time-major
-            self._check_input(x, name)
+            check_layer_input(name, x, self.input_size, w)
             if x.shape[0] == 0:
                 raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
-            B = x.shape[1]
-            if hx is not None:
-                self._check_hidden(hx, (L * D, B), widths, batched)
-                if not batched:
-                    hx = tuple(s.unsqueeze(1) for s in hx)
-            steps_of, join = (lambda xw: xw.unbind(0)), torch.stack
-            sorted_idx = unsorted_idx = None
-
+            B, batch_sizes, sorted_idx, unsorted_idx = x.shape[1], None, None, None
+        widths = (self._out_width, self.hidden_size)[: len(self._state_names)]
         if hx is None:
-            hx = tuple(x.new_zeros(L * D, B, w) for w in widths)
+            hx = tuple(x.new_zeros(L * D, B, width) for width in widths)
+        else:
+            expected = [(L * D, B, width) if batched else (L * D, width) for width in widths]
+            named = ["proj_size" if self.proj_size else "hidden_size", "hidden_size"]
+            check_layer_states(name, hx, expected, self._state_names, named, batched, w)
+            if not batched:
+                hx = tuple(s.unsqueeze(1) for s in hx)  # (L*D, 1, ·)
+            if sorted_idx is not None:  # hx is in the caller's order; the loops work sorted
+                hx = tuple(s.index_select(1, sorted_idx) for s in hx)
+        return _Batch(input, x, hx, batched, batch_sizes, unsorted_idx)
 
-        layer_in = x
-        finals: list[State] = []
+    def _run_layers(self, batch: _Batch) -> tuple[Tensor, State]:
+        """Every layer, every direction. Returns the top layer's output (``(T, B, D*P)``, or the
+        packed data ``(N, D*P)``) and the final states, each ``(L*D, B, ·)``."""
+        L, D = self.num_layers, self._directions
+        layer_in, finals = batch.x, []
         for k in range(L):
             outs = []
             for d in range(D):
-                w_ih, b, args = self._direction_params(k, d)
-                steps = steps_of(F.linear(layer_in, w_ih, b))  # T x (B_t, G*H)
-                state = tuple(s[k * D + d] for s in hx)
-                keep = None if self._state_recorder is None else []
-                ys, final = self._run_direction(steps, state, args, reverse=d == 1, keep=keep)
-                if keep is not None:
-                    self._state_recorder.append(keep)  # T x State, for layer k, direction d
-                outs.append(join(ys))  # (T, B, P) or packed (N, P)
+                w_ih, b, step = self._direction(k, d)
+                xw = batch.steps(F.linear(layer_in, w_ih, b))  # T x (B_t, gate_rows)
+                state = tuple(s[k * D + d] for s in batch.hx)
+                scan = _scan_backward if d == 1 else _scan_forward
+                ys, final, states = scan(xw, state, step, keep=self._state_recorder is not None)
+                if self._state_recorder is not None:
+                    self._state_recorder.append(states)  # T x State, for layer k, direction d
+                outs.append(batch.join(ys))  # (T, B, P) or packed (N, P)
                 finals.append(final)
             layer_in = outs[0] if D == 1 else torch.cat(outs, -1)  # (T, B, D*P)
             if self.training and self.dropout > 0 and k < L - 1:
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
-
         h_n = tuple(torch.stack(s) for s in zip(*finals))  # each (L*D, B, ·)
-        if isinstance(input, PackedSequence):
-            if unsorted_idx is not None:
-                h_n = tuple(s.index_select(1, unsorted_idx) for s in h_n)
-            return PackedSequence(layer_in, batch_sizes, sorted_idx, unsorted_idx), h_n
-        if not batched:
-            return layer_in.squeeze(1), tuple(s.squeeze(1) for s in h_n)
-        return (layer_in.transpose(0, 1) if self.batch_first else layer_in), h_n
+        return layer_in, h_n
+
+    def _restore(self, batch: _Batch, output: Tensor, h_n: State):
+        """Back to the caller's layout: batch order, batch_first, unbatched, PackedSequence."""
+        if isinstance(batch.input, PackedSequence):
+            if batch.unsorted_idx is not None:
+                h_n = tuple(s.index_select(1, batch.unsorted_idx) for s in h_n)
+            return PackedSequence(output, *batch.input[1:]), h_n
+        if not batch.batched:
+            return output.squeeze(1), tuple(s.squeeze(1) for s in h_n)
+        return (output.transpose(0, 1) if self.batch_first else output), h_n
 
     def _forward_single_state(self, input, hx):
         """Forward of RNN and GRU, whose state is the tensor ``h`` alone."""
-        if hx is not None and not isinstance(hx, Tensor):
-            raise TypeError(
-                f"{type(self).__name__}: hx must be a tensor (num_layers*num_directions, batch, "
-                f"hidden_size), got {type(hx).__name__} (an (h, c) pair is for LSTM only)"
-            )
+        check_state_type(type(self).__name__, hx, pair=False)
         output, (h_n,) = self._forward(input, None if hx is None else (hx,))
         return output, h_n
 
-    def _run_direction(
-        self, steps: Sequence[Tensor], state: State, args: tuple, reverse: bool,
-        keep: list[State] | None = None,
-    ) -> tuple[list[Tensor], State]:
-        """Run one layer in one direction; return per-step outputs (in time order) and
-        the final state. With packed input the batch shrinks (forward) or grows
-        (backward) between steps; otherwise every step has the full batch. ``keep``, if
-        given, receives every step's whole state (``(h,)`` or ``(h, c)``) in time order."""
-        ys: list[Tensor] = []
-        if not reverse:
-            ended: list[State] = []  # states of sequences that stopped early
-            for xw_t in steps:
-                b = xw_t.shape[0]
-                if b < state[0].shape[0]:
-                    ended.append(tuple(s[b:] for s in state))
-                    state = tuple(s[:b] for s in state)
-                state = self._step(xw_t, state, args)
-                ys.append(state[0])
-                if keep is not None:
-                    keep.append(state)
-            if ended:
-                state = tuple(torch.cat([s, *e]) for s, *e in zip(state, *reversed(ended)))
-            return ys, state
-        start = state  # h_0 rows for every sequence; each joins at its own last step
-        state = tuple(s[: steps[-1].shape[0]] for s in start)
-        for xw_t in reversed(steps):
-            b = xw_t.shape[0]
-            if b > state[0].shape[0]:
-                state = tuple(torch.cat([s, s0[s.shape[0] : b]]) for s, s0 in zip(state, start))
-            state = self._step(xw_t, state, args)
-            ys.append(state[0])
-            if keep is not None:
-                keep.append(state)
-        ys.reverse()
-        if keep is not None:
-            keep.reverse()
-        return ys, state
 
-    # -- checks --------------------------------------------------------------------------
-    def _check_input(self, x: Tensor, name: str) -> None:
-        w = self.weight_ih_l0
-        if x.dtype != w.dtype:
-            raise ValueError(
-                f"{name} input dtype ({x.dtype}) does not match weight dtype ({w.dtype}). "
-                f"Convert input: input.to({w.dtype}), or convert model: model.to({x.dtype})"
-            )
-        if x.device != w.device:
-            raise RuntimeError(
-                "Input and parameter tensors are not at the same device, found input tensor "
-                f"at {x.device} and parameter tensor at {w.device}"
-            )
-        if x.shape[-1] != self.input_size:
-            raise RuntimeError(
-                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                f"got {x.shape[-1]}"
-            )
-
-    def _check_hidden(self, hx: State, rows_batch: tuple[int, int], widths, batched: bool) -> None:
-        name = type(self).__name__
-        want_dim = 3 if batched else 2
-        if any(s.dim() != want_dim for s in hx):
-            kind = "batched 3-D" if batched else "unbatched 2-D"
-            got = ", ".join(f"{s.dim()}-D" for s in hx)
-            raise RuntimeError(
-                f"For {kind} input, {' and '.join(self._state_names)} should also be "
-                f"{want_dim}-D but got ({got}) tensor(s)"
-            )
-        w = self.weight_ih_l0
-        for k, (s, width) in enumerate(zip(hx, widths)):
-            expected = rows_batch + (width,) if batched else (rows_batch[0], width)
-            if tuple(s.shape) != expected:
-                label = "hidden" if len(hx) == 1 else f"hidden[{k}]"
-                raise RuntimeError(
-                    f"Expected {label} size {expected}, got {list(s.shape)} "
-                    f"({self._state_names[k]} is (num_layers*num_directions, batch, "
-                    f"{'proj_size' if k == 0 and self.proj_size else 'hidden_size'}), "
-                    "never batch-first)"
-                )
-            if s.dtype != w.dtype:
-                raise ValueError(
-                    f"{name} {self._state_names[k]} dtype ({s.dtype}) does not match weight "
-                    f"dtype ({w.dtype}). Convert it: {self._state_names[k]}.to({w.dtype})"
-                )
-            if s.device != w.device:
-                raise RuntimeError(
-                    "Input and hidden tensors are not at the same device, found input tensor "
-                    f"at {w.device} and hidden tensor at {s.device}"
-                )
+Step = Callable[[Tensor, State], State]  # (xw_t (B, gate_rows), state) -> next state
 
 
-def _validate(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size) -> None:
-    """Constructor checks, with torch's exceptions and messages."""
-    if (
-        not isinstance(dropout, numbers.Number)
-        or isinstance(dropout, bool)
-        or not 0 <= dropout <= 1
-    ):
-        raise ValueError(
-            "dropout should be a number in range [0, 1] representing the probability of an "
-            "element being zeroed"
-        )
-    for arg, value in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{arg} should be of type bool, got: {type(value).__name__}")
-    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int):
-            raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"{arg} must be greater than zero")
-    if num_layers <= 0:
-        raise ValueError("num_layers must be greater than zero")
-    if proj_size < 0:
-        raise ValueError("proj_size should be a positive integer or zero to disable projections")
-    if proj_size >= hidden_size:
-        raise ValueError("proj_size has to be smaller than hidden_size")
+class _Batch(NamedTuple):
+    """The input of one forward call, checked and time-major."""
+
+    input: Tensor | PackedSequence  # as the caller gave it
+    x: Tensor  # (T, B, I), or a PackedSequence's data (N, I)
+    hx: State  # each (L*D, B, ·), in the order of x's rows
+    batched: bool
+    batch_sizes: Tensor | None  # packed: rows of each time step
+    unsorted_idx: Tensor | None  # packed: back to the caller's order
+
+    def steps(self, xw: Tensor) -> Sequence[Tensor]:
+        """The per-time-step views of a projected input: T x (B, ·), or B_t rows when packed."""
+        return xw.unbind(0) if self.batch_sizes is None else xw.split(self.batch_sizes.tolist())
+
+    def join(self, ys: list[Tensor]) -> Tensor:
+        """Per-step outputs back into one tensor, like the input: (T, B, ·) or packed (N, ·)."""
+        return torch.stack(ys) if self.batch_sizes is None else torch.cat(ys)
+
+
+def _scan_forward(xw: Sequence[Tensor], state: State, step: Step, keep: bool = False):
+    """Steps ``t = 0 … T-1``. With packed input the batch shrinks as sequences end: rows that
+    stop are set aside and rejoin the final state. Returns per-step outputs, the final state
+    and (if ``keep``) every step's whole state, all in time order."""
+    ys, states, ended = [], [], []  # ended: states of sequences that stopped early
+    for xw_t in xw:
+        b = xw_t.shape[0]
+        if b < state[0].shape[0]:
+            ended.append(tuple(s[b:] for s in state))
+            state = tuple(s[:b] for s in state)
+        state = step(xw_t, state)
+        ys.append(state[0])
+        if keep:
+            states.append(state)
+    if ended:
+        state = tuple(torch.cat([s, *e]) for s, *e in zip(state, *reversed(ended)))
+    return ys, state, states
+
+
+def _scan_backward(xw: Sequence[Tensor], state: State, step: Step, keep: bool = False):
+    """Steps ``t = T-1 … 0``. With packed input the batch grows as sequences start (read from
+    their end): each joins with its own row of ``h_0``. Outputs in time order, as forward."""
+    start = state  # h_0 rows for every sequence
+    state = tuple(s[: xw[-1].shape[0]] for s in start)
+    ys, states = [], []
+    for xw_t in reversed(xw):
+        b = xw_t.shape[0]
+        if b > state[0].shape[0]:
+            state = tuple(torch.cat([s, s0[s.shape[0] : b]]) for s, s0 in zip(state, start))
+        state = step(xw_t, state)
+        ys.append(state[0])
+        if keep:
+            states.append(state)
+    return ys[::-1], state, states[::-1]
 
 
 class RNN(_RNNBase):
@@ -412,25 +364,31 @@ class RNN(_RNNBase):
         *,
         proj_size: int = 0,
     ) -> None:
-        if proj_size:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
-            )
+        check_no_projection(proj_size)
+        check_nonlinearity(nonlinearity)
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(
-            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, 0, device, dtype,
-        )  # fmt: skip
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
+        )
 
-    def _direction_params(self, k: int, d: int):
-        w_hh_t = self._param("weight_hh", k, d).t()
-        return self._param("weight_ih", k, d), self._folded_bias(k, d), (w_hh_t, self.nonlinearity)
+    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
+        w_hh_t, act = self._param("weight_hh", k, d).t(), self.nonlinearity  # (H, H)
 
-    def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
-        return (rnn_step(xw_t, state[0], *args),)
+        def step(xw_t: Tensor, state: State) -> State:
+            return (rnn_step(xw_t, state[0], w_hh_t, act),)
+
+        return self._param("weight_ih", k, d), self._folded_bias(k, d), step
 
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
@@ -472,38 +430,42 @@ class LSTM(_RNNBase):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
-            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, proj_size, device, dtype,
-        )  # fmt: skip
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+        )
 
-    def _direction_params(self, k: int, d: int):
+    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
         # The g rows doubled once per forward, so each step needs one sigmoid for all four
         # gates (tanh(g) = 2σ(2g) - 1, see lstm_step's g_doubled).
         H, w_ih = self.hidden_size, self._param("weight_ih", k, d)
         scale = w_ih.new_ones(4 * H, 1)
         scale[2 * H : 3 * H] = 2.0
         w_hr = self._param("weight_hr", k, d)  # None without projection
-        b = self._folded_bias(k, d)
+        w_hr_t = None if w_hr is None else w_hr.t()  # (H, P)
         w_hh_t = _ScaleRows.apply(self._param("weight_hh", k, d), scale).t()  # (P, 4H)
-        step_args = (w_hh_t, None if w_hr is None else w_hr.t())
-        return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step_args
+        b = self._folded_bias(k, d)
 
-    def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
-        return lstm_step(xw_t, state[0], state[1], *args, g_doubled=True)
+        def step(xw_t: Tensor, state: State) -> State:
+            return lstm_step(xw_t, state[0], state[1], w_hh_t, w_hr_t, g_doubled=True)
+
+        return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step
 
     def forward(
         self,
         input: Tensor | PackedSequence,
         hx: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
-        if hx is not None:
-            if isinstance(hx, Tensor) or not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(
-                    "LSTM: hx must be a pair (h_0, c_0) of tensors, "
-                    f"got {type(hx).__name__}"
-                )
-            hx = tuple(hx)
-        output, (h_n, c_n) = self._forward(input, hx)
+        check_state_type("LSTM", hx, pair=True)
+        output, (h_n, c_n) = self._forward(input, None if hx is None else tuple(hx))
         return output, (h_n, c_n)
 
 
@@ -537,20 +499,29 @@ class GRU(_RNNBase):
         *,
         proj_size: int = 0,
     ) -> None:
-        if proj_size:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        check_no_projection(proj_size)
         super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, 0, device, dtype,
-        )  # fmt: skip
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
+        )
 
-    def _direction_params(self, k: int, d: int):
+    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
         b_hh = self._param("bias_hh", k, d)  # stays in the step: b_hn sits inside r * (...)
-        w_hh_t = self._param("weight_hh", k, d).t()
-        return self._param("weight_ih", k, d), self._param("bias_ih", k, d), (w_hh_t, b_hh)
+        w_hh_t = self._param("weight_hh", k, d).t()  # (H, 3H)
 
-    def _step(self, xw_t: Tensor, state: State, args: tuple) -> State:
-        return (gru_step(xw_t, state[0], *args),)
+        def step(xw_t: Tensor, state: State) -> State:
+            return (gru_step(xw_t, state[0], w_hh_t, b_hh),)
+
+        return self._param("weight_ih", k, d), self._param("bias_ih", k, d), step
 
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None

@@ -24,8 +24,9 @@ from rnnlab.validation import positive_ints, positive_number
 __all__ = ["tbptt_step", "evaluate", "baselines", "LMConfig", "LMHistory", "train_lm", "sample"]
 
 
-def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, state=None,
-               clip: float | None = None):  # fmt: skip
+def tbptt_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, state=None, clip: float | None = None
+):
     """One step of truncated BPTT: forward a chunk from the carried state, backward, clip, step.
 
     Args:
@@ -60,8 +61,9 @@ def evaluate(model: nn.Module, ids: Tensor, batch_size: int = 64, seq_len: int =
     with evaluating(model):
         for x, y in stream_batches(ids, batch_size, seq_len):
             logits, state = model(x.to(device), state)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                     reduction="sum").item()  # fmt: skip
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), reduction="sum"
+            ).item()
             count += y.numel()
     return total / count / LN2
 
@@ -168,8 +170,7 @@ def train_lm(
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, disable=not cfg.progress, desc="train", unit="step", leave=False,
-               mininterval=1.0)  # fmt: skip
+    bar = tqdm(total=total_steps, disable=not cfg.progress, desc="train", unit="step", leave=False, mininterval=1.0)
     step = chars = 0
     since, since_chars = 0.0, 0
     model.train()

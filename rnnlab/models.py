@@ -15,6 +15,8 @@ name            architecture                                                inpu
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -23,7 +25,17 @@ from rnnlab.data import one_hot
 from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.validation import IMPLS, one_of, positive_ints
 
-__all__ = ["MODEL_NAMES", "CharRNNCell", "CharRNN", "EmbedRecurrent", "CharLM", "detach_state", "build_model", "model_from_spec", "trace_gates"]
+__all__ = [
+    "MODEL_NAMES",
+    "CharRNNCell",
+    "CharRNN",
+    "EmbedRecurrent",
+    "CharLM",
+    "detach_state",
+    "build_model",
+    "model_from_spec",
+    "trace_gates",
+]
 
 MODEL_NAMES = ("rnncell", "rnn", "embed-rnn", "lstm", "gru")
 
@@ -75,14 +87,13 @@ class EmbedRecurrent(nn.Module):
     """
 
     per_step_loss = False
-    KINDS = {"embed-rnn": RNN, "lstm": LSTM, "gru": GRU}
+    KINDS: ClassVar[dict[str, type[nn.Module]]] = {"embed-rnn": RNN, "lstm": LSTM, "gru": GRU}
 
     def __init__(self, kind: str, vocab_size: int, hidden_size: int = 8, embedding_dim: int = 10) -> None:
         super().__init__()
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {sorted(self.KINDS)}, got {kind!r}")
-        self.spec = {"name": kind, "vocab_size": vocab_size, "hidden_size": hidden_size,
-                     "embedding_dim": embedding_dim}  # fmt: skip
+        self.spec = {"name": kind, "vocab_size": vocab_size, "hidden_size": hidden_size, "embedding_dim": embedding_dim}
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = self.KINDS[kind](embedding_dim, hidden_size)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -114,27 +125,46 @@ class CharLM(nn.Module):
 
     KINDS = ("lstm", "gru", "rnn")
 
-    def __init__(self, vocab_size: int, kind: str = "lstm", embedding_dim: int = 32, hidden_size: int = 128,
-                 num_layers: int = 1, dropout: float = 0.0, impl: str = "rnnlab",
-                 nonlinearity: str = "tanh") -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        kind: str = "lstm",
+        embedding_dim: int = 32,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        impl: str = "rnnlab",
+        nonlinearity: str = "tanh",
+    ) -> None:
         super().__init__()
         one_of("kind", kind, self.KINDS)
         one_of("impl", impl, IMPLS)
-        positive_ints(vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size,
-                      num_layers=num_layers)  # fmt: skip
-        self.spec = {"name": "charlm", "vocab_size": vocab_size, "kind": kind, "embedding_dim": embedding_dim,
-                     "hidden_size": hidden_size, "num_layers": num_layers, "dropout": float(dropout)}  # fmt: skip
+        positive_ints(
+            vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size, num_layers=num_layers
+        )
+        self.spec = {
+            "name": "charlm",
+            "vocab_size": vocab_size,
+            "kind": kind,
+            "embedding_dim": embedding_dim,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "dropout": float(dropout),
+        }
         self.impl = impl
-        classes = {"rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN},
-                   "torch": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}}[impl]  # fmt: skip
+        classes = {
+            "rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN},
+            "torch": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN},
+        }[impl]
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         if kind != "rnn" and nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to kind='rnn' only, got kind={kind!r}")
         extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
         if extra and nonlinearity != "tanh":
             self.spec["nonlinearity"] = nonlinearity
-        self.rnn = classes[kind](embedding_dim, hidden_size, num_layers,
-                                 dropout=dropout if num_layers > 1 else 0.0, **extra)  # fmt: skip
+        self.rnn = classes[kind](
+            embedding_dim, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0, **extra
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 
@@ -152,8 +182,9 @@ def detach_state(state):
     return tuple(s.detach() for s in state)
 
 
-def build_model(name: str, vocab_size: int, hidden_size: int | None = None,
-                embedding_dim: int | None = None) -> nn.Module:  # fmt: skip
+def build_model(
+    name: str, vocab_size: int, hidden_size: int | None = None, embedding_dim: int | None = None
+) -> nn.Module:
     """One of :data:`MODEL_NAMES`. ``hidden_size``/``embedding_dim`` apply to the embedding
     models (defaults 8 and 10); the one-hot models' hidden size is the vocabulary size."""
     if name in ("rnncell", "rnn"):

@@ -22,9 +22,7 @@ OUTPUT_COLOR = "#9ecae1"  # fill: states that form `output`
 H_N_COLOR = "#e6550d"  # edge: states that form `h_n`
 
 
-def unrolled_diagram(
-    seq_len: int, num_layers: int = 1, bidirectional: bool = False, ax: Axes | None = None
-) -> Axes:
+def unrolled_diagram(seq_len: int, num_layers: int = 1, bidirectional: bool = False, ax: Axes | None = None) -> Axes:
     """Draw a recurrent net unrolled over time: a time × layers grid of states.
 
     Boxes filled blue make ``output`` (the last layer at every step, both directions);
@@ -50,11 +48,16 @@ def unrolled_diagram(
         for t in range(seq_len):
             is_out = k == num_layers - 1
             is_hn = t == (0 if d else seq_len - 1)
-            ax.add_patch(Rectangle(
-                (t - w / 2, y - h / 2), w, h,
-                facecolor=OUTPUT_COLOR if is_out else "white",
-                edgecolor=H_N_COLOR if is_hn else "0.3", linewidth=2.5 if is_hn else 1,
-            ))  # fmt: skip
+            ax.add_patch(
+                Rectangle(
+                    (t - w / 2, y - h / 2),
+                    w,
+                    h,
+                    facecolor=OUTPUT_COLOR if is_out else "white",
+                    edgecolor=H_N_COLOR if is_hn else "0.3",
+                    linewidth=2.5 if is_hn else 1,
+                )
+            )
             ax.text(t, y, f"h{t}", ha="center", va="center", fontsize=8)
             if t < seq_len - 1:  # recurrence arrow, in the direction of processing
                 a, b = (t + w / 2, t + 1 - w / 2) if d == 0 else (t + 1 - w / 2, t + w / 2)
@@ -68,10 +71,16 @@ def unrolled_diagram(
     ax.set_aspect("equal")
     ax.axis("off")
     ax.legend(
-        handles=[Patch(facecolor=OUTPUT_COLOR, edgecolor="0.3", label="output (last layer, every t)"),
-                 Patch(facecolor="white", edgecolor=H_N_COLOR, linewidth=2.5, label="h_n (every layer, last step)")],
-        loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False,
-    )  # fmt: skip
+        handles=[
+            Patch(facecolor=OUTPUT_COLOR, edgecolor="0.3", label="output (last layer, every t)"),
+            Patch(facecolor="white", edgecolor=H_N_COLOR, linewidth=2.5, label="h_n (every layer, last step)"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_title("time →", fontsize=9, loc="left")
     return ax
 
@@ -137,30 +146,69 @@ def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: F
 _CELL_FLOWS = {
     "lstm": (
         {
-            "x": (0, 0, "$x_t$"), "h": (0, 1.6, "$h_{t-1}$"), "c0": (0, 4.4, "$c_{t-1}$"),
+            "x": (0, 0, "$x_t$"),
+            "h": (0, 1.6, "$h_{t-1}$"),
+            "c0": (0, 4.4, "$c_{t-1}$"),
             "lin": (2.2, 0.8, "$x_t W_{ih}^T + b_{ih}$\n+ $h_{t-1} W_{hh}^T + b_{hh}$\n(B, 4H)"),
-            "f": (4.6, 3.3, "f = σ(·)"), "i": (4.6, 2.2, "i = σ(·)"),
-            "g": (4.6, 1.1, "g = tanh(·)"), "o": (4.6, 0, "o = σ(·)"),
-            "mf": (6.2, 4.4, "⊙"), "mi": (6.2, 1.65, "⊙"), "add": (7.4, 4.4, "+"),
-            "c": (8.8, 4.4, "$c_t$"), "tc": (8.8, 2.2, "tanh"), "mo": (8.8, 0, "⊙"), "out": (10.2, 0, "$h_t$"),
+            "f": (4.6, 3.3, "f = σ(·)"),
+            "i": (4.6, 2.2, "i = σ(·)"),
+            "g": (4.6, 1.1, "g = tanh(·)"),
+            "o": (4.6, 0, "o = σ(·)"),
+            "mf": (6.2, 4.4, "⊙"),
+            "mi": (6.2, 1.65, "⊙"),
+            "add": (7.4, 4.4, "+"),
+            "c": (8.8, 4.4, "$c_t$"),
+            "tc": (8.8, 2.2, "tanh"),
+            "mo": (8.8, 0, "⊙"),
+            "out": (10.2, 0, "$h_t$"),
         },
-        [("x", "lin"), ("h", "lin"), ("lin", "i"), ("lin", "f"), ("lin", "g"), ("lin", "o"),
-         ("c0", "mf"), ("f", "mf"), ("i", "mi"), ("g", "mi"), ("mf", "add"), ("mi", "add"),
-         ("add", "c"), ("c", "tc"), ("tc", "mo"), ("o", "mo"), ("mo", "out")],
+        [
+            ("x", "lin"),
+            ("h", "lin"),
+            ("lin", "i"),
+            ("lin", "f"),
+            ("lin", "g"),
+            ("lin", "o"),
+            ("c0", "mf"),
+            ("f", "mf"),
+            ("i", "mi"),
+            ("g", "mi"),
+            ("mf", "add"),
+            ("mi", "add"),
+            ("add", "c"),
+            ("c", "tc"),
+            ("tc", "mo"),
+            ("o", "mo"),
+            ("mo", "out"),
+        ],
     ),
     "gru": (
         {
-            "x": (0, 0, "$x_t$"), "h": (0, 2.6, "$h_{t-1}$"),
+            "x": (0, 0, "$x_t$"),
+            "h": (0, 2.6, "$h_{t-1}$"),
             "gi": (2.3, 0, "$x_t W_{ih}^T + b_{ih}$\n→ $i_r, i_z, i_n$"),
             "gh": (2.3, 2.6, "$h_{t-1} W_{hh}^T + b_{hh}$\n→ $h_r, h_z, h_n$"),
-            "r": (5.0, 1.3, "r = σ($i_r + h_r$)"), "z": (5.0, 3.6, "z = σ($i_z + h_z$)"),
+            "r": (5.0, 1.3, "r = σ($i_r + h_r$)"),
+            "z": (5.0, 3.6, "z = σ($i_z + h_z$)"),
             "n": (7.4, 0.6, "n = tanh($i_n$ + r ⊙ $h_n$)"),
             "out": (9.6, 2.6, "$h_t$ = (1 − z) ⊙ n\n+ z ⊙ $h_{t-1}$"),
         },
-        [("x", "gi"), ("h", "gh"), ("gi", "r"), ("gh", "r"), ("gi", "z"), ("gh", "z"),
-         ("gi", "n"), ("gh", "n"), ("r", "n"), ("n", "out"), ("z", "out"), ("h", "out")],
+        [
+            ("x", "gi"),
+            ("h", "gh"),
+            ("gi", "r"),
+            ("gh", "r"),
+            ("gi", "z"),
+            ("gh", "z"),
+            ("gi", "n"),
+            ("gh", "n"),
+            ("r", "n"),
+            ("n", "out"),
+            ("z", "out"),
+            ("h", "out"),
+        ],
     ),
-}  # fmt: skip
+}
 
 
 def cell_diagram(kind: str, ax: Axes | None = None) -> Axes:
@@ -179,13 +227,32 @@ def cell_diagram(kind: str, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(10, 3.6))
     for name, (x, y, label) in nodes.items():
         is_state = name in ("x", "h", "c0", "c", "out")
-        ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3, bbox=dict(
-            boxstyle="round,pad=0.35", facecolor=OUTPUT_COLOR if is_state else "white", edgecolor="0.3"))  # fmt: skip
+        ax.text(
+            x,
+            y,
+            label,
+            ha="center",
+            va="center",
+            fontsize=9,
+            zorder=3,
+            bbox=dict(boxstyle="round,pad=0.35", facecolor=OUTPUT_COLOR if is_state else "white", edgecolor="0.3"),
+        )
     for a, b in edges:
         (xa, ya, _), (xb, yb, _) = nodes[a], nodes[b]
         bend = "arc3,rad=-0.25" if (a, b) == ("h", "out") else "arc3"
-        ax.add_patch(FancyArrowPatch((xa, ya), (xb, yb), arrowstyle="->", mutation_scale=10, color="0.45",
-                                     shrinkA=22, shrinkB=22, connectionstyle=bend, zorder=2))  # fmt: skip
+        ax.add_patch(
+            FancyArrowPatch(
+                (xa, ya),
+                (xb, yb),
+                arrowstyle="->",
+                mutation_scale=10,
+                color="0.45",
+                shrinkA=22,
+                shrinkB=22,
+                connectionstyle=bend,
+                zorder=2,
+            )
+        )
     xs = [x for x, _, _ in nodes.values()]
     ys = [y for _, y, _ in nodes.values()]
     ax.set_xlim(min(xs) - 0.8, max(xs) + 1.3)
@@ -211,8 +278,15 @@ def plot_confusion(matrix: Tensor, labels: list[str], ax: Axes | None = None, ti
     for i in range(C):
         for j in range(C):
             if matrix[i, j] > 0:
-                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
-                        color="white" if rates[i, j] > 0.6 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    str(int(matrix[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if rates[i, j] > 0.6 else "black",
+                )
     ax.set_xticks(range(C), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(C), labels, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)

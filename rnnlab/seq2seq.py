@@ -28,9 +28,16 @@ from rnnlab.train import device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
-    "Seq2Seq", "make_batch", "token_loss", "greedy_decode", "translate", "exact_match",
-    "Seq2SeqConfig", "Seq2SeqHistory", "train_seq2seq",
-]  # fmt: skip
+    "Seq2Seq",
+    "make_batch",
+    "token_loss",
+    "greedy_decode",
+    "translate",
+    "exact_match",
+    "Seq2SeqConfig",
+    "Seq2SeqHistory",
+    "train_seq2seq",
+]
 
 
 class Seq2Seq(nn.Module):
@@ -42,15 +49,19 @@ class Seq2Seq(nn.Module):
         impl: ``"rnnlab"`` (:class:`rnnlab.GRU`, :class:`rnnlab.GRUCell`) or ``"torch"``.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 128,
-                 impl: str = "rnnlab") -> None:  # fmt: skip
+    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 128, impl: str = "rnnlab") -> None:
         super().__init__()
         one_of("impl", impl, IMPLS)
         positive_ints(vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size)
         if vocab_size < 4:
             raise ValueError(f"vocab_size must count PAD, START, END and at least one character, got {vocab_size}")
-        self.spec = {"name": "seq2seq", "vocab_size": vocab_size, "embedding_dim": embedding_dim,
-                     "hidden_size": hidden_size, "impl": impl}  # fmt: skip
+        self.spec = {
+            "name": "seq2seq",
+            "vocab_size": vocab_size,
+            "embedding_dim": embedding_dim,
+            "hidden_size": hidden_size,
+            "impl": impl,
+        }
         self.pad, self.start, self.end = 0, 1, 2
         gru, cell = (GRU, GRUCell) if impl == "rnnlab" else (nn.GRU, nn.GRUCell)
         self.src_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
@@ -71,8 +82,14 @@ class Seq2Seq(nn.Module):
         h = self.decoder(self.tgt_embedding(y_prev), h)  # (B, H)
         return self.out(h), h
 
-    def forward(self, src: Tensor, lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0,
-                generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+    def forward(
+        self,
+        src: Tensor,
+        lengths: Tensor,
+        tgt_in: Tensor,
+        teacher_forcing: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Training pass: logits ``(T, B, V)`` for the targets.
 
         Args:
@@ -146,8 +163,9 @@ def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) ->
     return out
 
 
-def translate(model: Seq2Seq, sources: Sequence[str], vocab: CharVocab, max_len: int = 32,
-              batch_size: int = 512) -> list[str]:  # fmt: skip
+def translate(
+    model: Seq2Seq, sources: Sequence[str], vocab: CharVocab, max_len: int = 32, batch_size: int = 512
+) -> list[str]:
     """Greedy outputs for source strings (unknown characters raise a ValueError naming them)."""
     device = device_of(model)
     out = []

@@ -24,9 +24,21 @@ from torch import Tensor, nn
 from rnnlab.data import CharVocab, PairDataset
 
 __all__ = [
-    "set_seed", "get_device", "device_of", "evaluating", "optimizer_step", "TrainConfig", "History", "sequence_loss", "fit", "predict",
-    "save_checkpoint", "load_checkpoint", "atomic_write", "CHECKPOINT_FORMAT",
-]  # fmt: skip
+    "set_seed",
+    "get_device",
+    "device_of",
+    "evaluating",
+    "optimizer_step",
+    "TrainConfig",
+    "History",
+    "sequence_loss",
+    "fit",
+    "predict",
+    "save_checkpoint",
+    "load_checkpoint",
+    "atomic_write",
+    "CHECKPOINT_FORMAT",
+]
 
 
 def set_seed(seed: int) -> None:
@@ -91,8 +103,7 @@ def sequence_loss(logits: Tensor, targets: Tensor, per_step: bool = False) -> Te
     """
     if logits.dim() != 3 or targets.shape != logits.shape[:2]:
         raise ValueError(
-            f"expected logits (T, B, V) and targets (T, B), got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
+            f"expected logits (T, B, V) and targets (T, B), got {tuple(logits.shape)} and {tuple(targets.shape)}"
         )
     if per_step:
         return sum(F.cross_entropy(logits[t], targets[t]) for t in range(len(logits)))
@@ -273,9 +284,7 @@ def load_checkpoint(
         raise ValueError(f"{path} is not an rnnlab checkpoint (format {CHECKPOINT_FORMAT})")
     spec, stored_vocab = payload["spec"], CharVocab(payload["vocab"])
     if vocab is not None and vocab != stored_vocab:
-        raise ValueError(
-            f"checkpoint vocabulary {stored_vocab.idx2char} differs from the given {vocab.idx2char}"
-        )
+        raise ValueError(f"checkpoint vocabulary {stored_vocab.idx2char} differs from the given {vocab.idx2char}")
     if model is None:
         model = model_from_spec(spec)
     elif getattr(model, "spec", None) != spec:

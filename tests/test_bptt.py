@@ -21,8 +21,11 @@ def _torch_stepped(ref: nn.Module, x: torch.Tensor, lstm: bool):
     return states
 
 
-@pytest.mark.parametrize("cls,kwargs", [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {}), ("LSTM", {})],
-                         ids=["rnn-tanh", "rnn-relu", "gru", "lstm"])  # fmt: skip
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {}), ("LSTM", {})],
+    ids=["rnn-tanh", "rnn-relu", "gru", "lstm"],
+)
 def test_recorded_state_gradients_equal_torch_stepped(cls, kwargs):
     torch.manual_seed(0)
     ref = getattr(nn, cls)(3, 5, **kwargs).double()

@@ -22,9 +22,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM_ARGS = [  # no network beyond localhost: silence Chromium's background services
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,12 +64,21 @@ def jupyterlab(tmp_path_factory):
         "OMP_NUM_THREADS": "1",
     }
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-        "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={work}",
-        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={work}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
-    ]  # fmt: skip
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     log = open(home / "jupyterlab.log", "w")
@@ -77,7 +92,7 @@ def jupyterlab(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(home / 'jupyterlab.log').read_text()}")
+                    raise RuntimeError(f"JupyterLab did not start:\n{(home / 'jupyterlab.log').read_text()}") from None
                 time.sleep(0.5)
         yield url
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from _parity import F64, assert_parity, twin
 
 I, H, B = 4, 6, 3
@@ -74,6 +73,6 @@ def test_cell_loop_equals_layer():
     for x_t in x:
         h, c = cell(x_t, (h, c))
         outs.append(h)
-    out, (h_n, c_n) = lstm(x)
+    out, (_h_n, c_n) = lstm(x)
     torch.testing.assert_close(torch.stack(outs), out, rtol=0, atol=1e-12)
     torch.testing.assert_close(c, c_n[0], rtol=0, atol=1e-12)

@@ -68,10 +68,16 @@ def test_right_answers_pass(capsys):
         (checks.check_lstm_step, lstm_ifog, "order i, f, o, g"),
         (checks.check_gru_step, gru("paper"), "paper's GRU"),
         (checks.check_gru_step, gru("z_swapped"), "(1 - z) ⊙ n + z ⊙ h"),
-        (checks.check_rnn_step, lambda x, h, W_ih, W_hh, b_ih, b_hh: x @ W_ih.T + h @ W_hh.T,
-         "the tanh and both biases are missing"),
-        (checks.check_rnn_step, lambda x, h, W_ih, W_hh, b_ih, b_hh: torch.tanh(x @ W_ih.T + h @ W_hh.T),
-         "both biases are missing"),
+        (
+            checks.check_rnn_step,
+            lambda x, h, W_ih, W_hh, b_ih, b_hh: x @ W_ih.T + h @ W_hh.T,
+            "the tanh and both biases are missing",
+        ),
+        (
+            checks.check_rnn_step,
+            lambda x, h, W_ih, W_hh, b_ih, b_hh: torch.tanh(x @ W_ih.T + h @ W_hh.T),
+            "both biases are missing",
+        ),
         (checks.check_lstm_step, lambda *a: lstm_right(*a)[::-1], "returned as (c', h')"),
         (checks.check_rnn_step, stub, "NotImplementedError"),
         (checks.check_lstm_step, stub, "Not done yet"),
@@ -108,7 +114,7 @@ def test_shape_check(capsys):
         checks.check_rnn_shapes(h_n_batch_first)
 
     def forgot_directions(*a):
-        out, (r, b, h) = right_shapes(*a)
+        out, (_r, b, h) = right_shapes(*a)
         return out[:-1] + (a[3],), (a[4], b, h)
 
     with pytest.raises(CheckFailed, match="2\\*hidden_size"):
@@ -118,7 +124,10 @@ def test_shape_check(capsys):
 def test_diagnose_names_mistakes_directly():
     g = torch.Generator().manual_seed(0)
     x, h = torch.randn(2, 5, generator=g, dtype=torch.float64), torch.randn(2, 3, generator=g, dtype=torch.float64)
-    W_ih, W_hh = torch.randn(9, 5, generator=g, dtype=torch.float64), torch.randn(9, 3, generator=g, dtype=torch.float64)
+    W_ih, W_hh = (
+        torch.randn(9, 5, generator=g, dtype=torch.float64),
+        torch.randn(9, 3, generator=g, dtype=torch.float64),
+    )
     b_ih, b_hh = torch.randn(9, generator=g, dtype=torch.float64), torch.randn(9, generator=g, dtype=torch.float64)
     args = (x, h, W_ih, W_hh, b_ih, b_hh)
     assert "paper" in checks.diagnose("gru", gru("paper")(*args), *args)

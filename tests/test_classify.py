@@ -8,9 +8,19 @@ import pytest
 import torch
 
 from rnnlab.checks import CheckFailed, check_masked_mean
-from rnnlab.classify import (ClassifyConfig, NameClassifier, accuracy, char_count_baseline, confusion_matrix,
-                             encode_names, final_states, majority_baseline, masked_mean, predict_names,
-                             train_classifier)  # fmt: skip
+from rnnlab.classify import (
+    ClassifyConfig,
+    NameClassifier,
+    accuracy,
+    char_count_baseline,
+    confusion_matrix,
+    encode_names,
+    final_states,
+    majority_baseline,
+    masked_mean,
+    predict_names,
+    train_classifier,
+)
 from rnnlab.data import FAKER_VERSION, PAD, CharVocab, fold_name, pad_batch, split_labelled, surnames
 
 
@@ -26,11 +36,31 @@ def test_faker_is_the_pinned_release_and_ships_the_lists():
 
 
 def test_surnames_fixed_unique_and_folded(groups):
-    assert list(groups) == ["Czech", "Dutch", "English", "Finnish", "French", "German", "Italian",
-                            "Polish", "Spanish", "Swedish"]  # fmt: skip
+    assert list(groups) == [
+        "Czech",
+        "Dutch",
+        "English",
+        "Finnish",
+        "French",
+        "German",
+        "Italian",
+        "Polish",
+        "Spanish",
+        "Swedish",
+    ]
     sizes = {k: len(v) for k, v in groups.items()}
-    assert sizes == {"Czech": 185, "Dutch": 600, "English": 458, "Finnish": 372, "French": 328, "German": 600,
-                     "Italian": 600, "Polish": 600, "Spanish": 600, "Swedish": 448}  # fmt: skip
+    assert sizes == {
+        "Czech": 185,
+        "Dutch": 600,
+        "English": 458,
+        "Finnish": 372,
+        "French": 328,
+        "German": 600,
+        "Italian": 600,
+        "Polish": 600,
+        "Spanish": 600,
+        "Swedish": 448,
+    }
     every = [n for names in groups.values() for n in names]
     assert len(every) == len(set(every)), "a name under two languages must be dropped"
     assert all(set(n) <= set("abcdefghijklmnopqrstuvwxyz '-") for n in every)
@@ -95,12 +125,18 @@ def test_masked_mean_ignores_padding_and_is_checked():
     "wrong, why",
     [
         (lambda o, n: o.mean(0), "averages the padding"),
-        (lambda o, n: (o * (torch.arange(o.shape[0])[:, None] < n).double()[..., None]).sum(0) / o.shape[0], "divided by T"),
+        (
+            lambda o, n: (o * (torch.arange(o.shape[0])[:, None] < n).double()[..., None]).sum(0) / o.shape[0],
+            "divided by T",
+        ),
         (lambda o, n: (o * (torch.arange(o.shape[0])[:, None] < n).double()[..., None]).sum(0), "not divided"),
-        (lambda o, n: (o * (torch.arange(o.shape[0])[:, None] <= n).double()[..., None]).sum(0) / (n[:, None] + 1), "off by one"),
+        (
+            lambda o, n: (o * (torch.arange(o.shape[0])[:, None] <= n).double()[..., None]).sum(0) / (n[:, None] + 1),
+            "off by one",
+        ),
         (lambda o, n: o[0], None),
     ],
-)  # fmt: skip
+)
 def test_check_masked_mean_names_the_mistake(wrong, why):
     with pytest.raises(CheckFailed) as e:
         check_masked_mean(wrong)
@@ -192,8 +228,9 @@ def test_training_beats_the_baselines_and_predicts(groups):
     torch.manual_seed(0)
     model = NameClassifier(len(vocab), len(labels), 16, 32)
     seen = []
-    hist = train_classifier(model, train, val, vocab, ClassifyConfig(epochs=2), on_epoch=lambda e, h: seen.append(e),
-                            progress=False)  # fmt: skip
+    hist = train_classifier(
+        model, train, val, vocab, ClassifyConfig(epochs=2), on_epoch=lambda e, h: seen.append(e), progress=False
+    )
     assert seen == [0, 1] and len(hist.loss) == len(hist.val_acc) == 2
     assert hist.val_acc[-1] == pytest.approx(accuracy(model, val, vocab))
     assert hist.val_acc[-1] > char_count_baseline(train, val) + 0.05 > majority_baseline(train, val) + 0.3

@@ -20,7 +20,7 @@ def test_train_prints_prediction_last_and_saves(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "ohlol"
     assert "100% from epoch" in r.stderr and "saved" in r.stderr
-    model, vocab, config = load_checkpoint(tmp_path / "g.pt")
+    model, _vocab, config = load_checkpoint(tmp_path / "g.pt")
     assert model.spec["name"] == "gru" and config["source"] == "hello"
 
 
@@ -31,8 +31,25 @@ def test_every_model_from_the_command_line(model, capsys):
 
 
 def test_other_strings(capsys):
-    assert main(["train", "--source", "abcd", "--target", "bcda", "--model", "lstm", "--hidden-size", "16",
-                 "--epochs", "300", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--source",
+                "abcd",
+                "--target",
+                "bcda",
+                "--model",
+                "lstm",
+                "--hidden-size",
+                "16",
+                "--epochs",
+                "300",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip().splitlines()[-1] == "bcda"
 
 
@@ -53,8 +70,24 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
 
 def test_names_train_save_predict(tmp_path, capsys):
     ck, hist = tmp_path / "names.pt", tmp_path / "names.json"
-    assert main(["names", "train", "--epochs", "1", "--hidden-size", "32", "--save", str(ck), "--history", str(hist),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "names",
+                "train",
+                "--epochs",
+                "1",
+                "--hidden-size",
+                "32",
+                "--save",
+                str(ck),
+                "--history",
+                str(hist),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "validation accuracy" in out and "majority 12.5%" in out and "char counts 50.2%" in out
     import json
@@ -70,8 +103,24 @@ def test_names_train_save_predict(tmp_path, capsys):
 
 def test_seq2seq_train_save_run(tmp_path, capsys):
     ck = tmp_path / "dates.pt"
-    assert main(["seq2seq", "train", "--steps", "20", "--eval-every", "10", "--hidden-size", "32", "--save", str(ck),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "seq2seq",
+                "train",
+                "--steps",
+                "20",
+                "--eval-every",
+                "10",
+                "--hidden-size",
+                "32",
+                "--save",
+                str(ck),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "held-out exact match" in capsys.readouterr().out
     assert main(["seq2seq", "run", "--checkpoint", str(ck), "3 March 2021", "Mar 3 2021"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -90,7 +139,7 @@ def test_seq2seq_train_save_run(tmp_path, capsys):
         (["seq2seq", "train", "--steps", "-3"], "expected a positive integer"),
         (["seq2seq", "run", "--checkpoint", "/nonexistent.pt", "x"], "no such file"),
     ],
-)  # fmt: skip
+)
 def test_names_and_seq2seq_bad_arguments_exit_2(args, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(args)

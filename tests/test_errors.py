@@ -53,7 +53,12 @@ def test_positional_order_matches_torch():
     assert (rnn.num_layers, rnn.nonlinearity, rnn.bias, rnn.batch_first) == (2, "relu", False, True)
     lstm = rnnlab.LSTM(3, 4, 2, False, True, 0.5, True, 2)
     assert (lstm.bias, lstm.batch_first, lstm.dropout, lstm.bidirectional, lstm.proj_size) == (
-        False, True, 0.5, True, 2)  # fmt: skip
+        False,
+        True,
+        0.5,
+        True,
+        2,
+    )
     cell = rnnlab.RNNCell(3, 4, False, "relu")
     assert (cell.bias, cell.nonlinearity) == (False, "relu")
     assert isinstance(rnnlab.GRU(3, 4, 2, dropout=1).dropout, float)
@@ -132,8 +137,23 @@ def test_state_container_types():
 
 
 def test_hidden_dtype():
-    with raises(ValueError, "hx dtype (torch.float64)", "torch.float32"):
+    # torch fails in the matmul with a RuntimeError; rnnlab raises the same, and names h_0 and the fix
+    with raises(
+        RuntimeError, "mat1 and mat2 must have the same dtype", "h_0 dtype (torch.float64)", "h_0.to(torch.float32)"
+    ):
         rnnlab.RNN(I, H)(X, torch.zeros(1, 3, H, dtype=torch.float64))
+    with raises(RuntimeError, "c_0 dtype (torch.float64)"):
+        rnnlab.LSTM(I, H)(X, (torch.zeros(1, 3, H), torch.zeros(1, 3, H, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_input_dtype_is_torchs_rnn_message(cls):
+    with raises(
+        ValueError,
+        "RNN input dtype (torch.float64) does not match weight dtype (torch.float32). "
+        "Convert input: input.to(torch.float32), or convert model: model.to(torch.float64)",
+    ):
+        getattr(rnnlab, cls)(I, H)(X.double())
 
 
 def test_parameters_on_another_device():
@@ -168,11 +188,11 @@ def call_cell(cell, x, h=None):
 def test_cell_errors(cls):
     cell = getattr(rnnlab, cls)(I, H)
     x = torch.randn(3, I)
-    with raises(ValueError, f"{cls}: Expected input to be 1D or 2D, got 3D"):
+    with raises(ValueError, f"Expected input to be 1D or 2D, got 3D instead ({cls})"):
         cell(x.unsqueeze(0))
     with raises(ValueError, "to be 1D or 2D, got 3D"):
         call_cell(cell, x, torch.zeros(1, 3, H))
-    with raises(RuntimeError, "input has inconsistent input_size: got 5, expected 4"):
+    with raises(RuntimeError, "input has inconsistent input_size: got 5 expected 4", "(batch, 4)"):
         cell(torch.randn(3, 5))
     with raises(RuntimeError, "Input batch size 3 doesn't match hidden0 batch size 4"):
         call_cell(cell, x, torch.zeros(4, H))
@@ -182,10 +202,15 @@ def test_cell_errors(cls):
         call_cell(cell, x, torch.zeros(3, 7))
     with raises(RuntimeError, "unbatched 1-D input", "2-D"):
         call_cell(cell, x[0], torch.zeros(1, H))
-    with raises(ValueError, "dtype (torch.float64)", "torch.float32", ".to("):
+    with raises(
+        RuntimeError, "mat1 and mat2 must have the same dtype", "input dtype (torch.float64)", "input.to(torch.float32)"
+    ):
         cell(x.double())
-    with raises(ValueError, "hidden0 dtype (torch.float64)"):
+    with raises(RuntimeError, "h dtype (torch.float64)"):
         call_cell(cell, x, torch.zeros(3, H, dtype=torch.float64))
+    # shapes are checked before dtypes, as torch does: a float64 h of the wrong width is a size error
+    with raises(RuntimeError, "hidden0 has inconsistent hidden_size: got 7, expected 6"):
+        call_cell(cell, x.double(), torch.zeros(3, 7, dtype=torch.float64))
 
 
 def test_lstmcell_c_and_container():

@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 import torch
+from _parity import F64, assert_parity, twin
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab
-from _parity import F64, assert_parity, twin
 
 I, H, P = 4, 6, 3  # I != H != P so a transposed weight cannot pass
 MODES = {  # id: (class, extra constructor kwargs)
@@ -52,8 +52,9 @@ def call_with(hx_len):
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_parity_float64(mode, num_layers, bidirectional, batch_first, bias, with_hx):
     cls, kw = MODES[mode]
-    ref, ours = twin(cls, I, H, num_layers, bias=bias, batch_first=batch_first,
-                     bidirectional=bidirectional, dtype=F64, **kw)  # fmt: skip
+    ref, ours = twin(
+        cls, I, H, num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional, dtype=F64, **kw
+    )
     T, B = 5, 3
     x = torch.randn((B, T, I) if batch_first else (T, B, I), dtype=F64)
     hx = make_hx(cls, kw, num_layers * (2 if bidirectional else 1), B) if with_hx else []
@@ -153,8 +154,7 @@ def test_bias_false_has_no_bias_attributes():
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_dropout_masks_match_torch_in_training(mode, batch_first, bidirectional):
     cls, kw = MODES[mode]
-    ref, ours = twin(cls, I, H, 3, dropout=0.5, batch_first=batch_first,
-                     bidirectional=bidirectional, dtype=F64, **kw)  # fmt: skip
+    ref, ours = twin(cls, I, H, 3, dropout=0.5, batch_first=batch_first, bidirectional=bidirectional, dtype=F64, **kw)
     assert ours.training and ref.training
     x = torch.randn(3, 5, I, dtype=F64)
 
@@ -203,7 +203,7 @@ def test_dropout_single_layer_warns_like_torch():
 
 
 def test_batch_first_only_changes_input_and_output():
-    ref, ours = twin("LSTM", I, H, 2, bidirectional=True, dtype=F64)
+    _ref, ours = twin("LSTM", I, H, 2, bidirectional=True, dtype=F64)
     bf = rnnlab.LSTM(I, H, 2, bidirectional=True, batch_first=True, dtype=F64)
     bf.load_state_dict(ours.state_dict())
     x = torch.randn(5, 3, I, dtype=F64)

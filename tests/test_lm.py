@@ -66,13 +66,13 @@ def test_charlm_rnnlab_and_torch_share_state_dicts_and_results(kind):
     ref = CharLM(9, kind, embedding_dim=4, hidden_size=6, num_layers=2, impl="torch").double()
     ref.load_state_dict(ours.state_dict())  # strict: same names and shapes
     x = torch.randint(0, 9, (7, 3))
-    (lo, so), (lr, sr) = ours(x), ref(x)
+    (lo, so), (lr, _) = ours(x), ref(x)
     torch.testing.assert_close(lo, lr, atol=1e-10, rtol=0)
     lo.sum().backward()
     lr.sum().backward()
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-10, rtol=0, msg=name)
-    logits, state = ours(x[:2], detach_state(so))  # the state carries on
+    logits, _state = ours(x[:2], detach_state(so))  # the state carries on
     assert logits.shape == (2, 3, 9)
 
 
@@ -103,7 +103,7 @@ def test_tbptt_step_trains_and_cuts_the_graph():
     model = CharLM(len(vocab), "gru", 8, 32)
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
     state, first, last = None, None, None
-    for epoch in range(6):
+    for _epoch in range(6):
         state = None
         for x, y in chunks:
             loss, state = tbptt_step(model, opt, x, y, state, clip=1.0)
@@ -171,10 +171,14 @@ def test_check_tbptt_step_passes_right_answers(capsys):
 
 @pytest.mark.parametrize(
     "index,expected",
-    [(1, "carried state was not detached"), (2, "in-place modification error"),
-     (3, "clip_grad_norm_ must run after loss.backward()"), (4, "returned losses")],
+    [
+        (1, "carried state was not detached"),
+        (2, "in-place modification error"),
+        (3, "clip_grad_norm_ must run after loss.backward()"),
+        (4, "returned losses"),
+    ],
     ids=["no-detach", "retain-graph", "clip-before-backward", "wrong-loss"],
-)  # fmt: skip
+)
 def test_check_tbptt_step_names_the_mistake(index, expected):
     with pytest.raises(CheckFailed, match=expected):
         check_tbptt_step(_steps()[index])

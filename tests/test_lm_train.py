@@ -50,8 +50,18 @@ def test_train_lm_learns_and_reports(zen):
     torch.manual_seed(0)
     model = CharLM(len(vocab), "lstm", 16, 64)
     seen = []
-    history = train_lm(model, train, val, batch_size=4, seq_len=40, lr=0.01, max_steps=60, eval_every=20,
-                       progress=False, on_eval=lambda step, r: seen.append(step))  # fmt: skip
+    history = train_lm(
+        model,
+        train,
+        val,
+        batch_size=4,
+        seq_len=40,
+        lr=0.01,
+        max_steps=60,
+        eval_every=20,
+        progress=False,
+        on_eval=lambda step, r: seen.append(step),
+    )
     assert history.step == seen == [20, 40, 60]
     sizes = [y.numel() for _, y in stream_batches(train, 4, 40)]
     assert history.chars[-1] == sum(sizes[k % len(sizes)] for k in range(60))  # passes restart from chunk 0
@@ -59,8 +69,18 @@ def test_train_lm_learns_and_reports(zen):
     assert LMHistory.from_dict(json.loads(json.dumps(history.to_dict()))) == history
 
 
-@pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("lr", float("nan")), ("lr", 0),
-                                         ("clip", -1.0), ("max_steps", 0), ("eval_every", -1)])  # fmt: skip
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("epochs", 0),
+        ("batch_size", -1),
+        ("lr", float("nan")),
+        ("lr", 0),
+        ("clip", -1.0),
+        ("max_steps", 0),
+        ("eval_every", -1),
+    ],
+)
 def test_lm_config_refuses_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         LMConfig(**{field: value})
@@ -99,8 +119,24 @@ def run(*args):
 
 def test_cli_train_then_sample(tmp_path):
     ckpt, hist = tmp_path / "lm.pt", tmp_path / "h.json"
-    r = run("train", "--text", "zen", "--max-steps", "6", "--eval-every", "3", "--batch-size", "4",
-            "--hidden-size", "16", "--save", str(ckpt), "--history", str(hist), "--no-progress")  # fmt: skip
+    r = run(
+        "train",
+        "--text",
+        "zen",
+        "--max-steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--batch-size",
+        "4",
+        "--hidden-size",
+        "16",
+        "--save",
+        str(ckpt),
+        "--history",
+        str(hist),
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     assert "bits/char" in r.stdout.strip().splitlines()[-1] and "unigram" in r.stdout
     payload = json.loads(hist.read_text())
@@ -108,25 +144,32 @@ def test_cli_train_then_sample(tmp_path):
     s = run("sample", "--checkpoint", str(ckpt), "--prompt", "Beautiful", "--length", "30", "--seed", "4")
     assert s.returncode == 0, s.stderr
     assert s.stdout.startswith("Beautiful") and len(s.stdout.rstrip("\n")) >= 39
-    assert s.stdout == run("sample", "--checkpoint", str(ckpt), "--prompt", "Beautiful", "--length", "30",
-                           "--seed", "4").stdout  # fmt: skip
+    assert (
+        s.stdout
+        == run("sample", "--checkpoint", str(ckpt), "--prompt", "Beautiful", "--length", "30", "--seed", "4").stdout
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["train", "--hidden-size", "0"], "positive integer"),
-    (["train", "--lr", "nan"], "positive finite number"),
-    (["train", "--clip", "-1"], "positive finite number"),
-    (["train", "--save", "/proc/nowhere/lm.pt"], "cannot write there"),
-    (["sample", "--checkpoint", "/no/such.pt"], "no such file"),
-    (["sample", "--checkpoint", __file__], "not a readable rnnlab checkpoint"),
-    (["sample", "--checkpoint", "CKPT", "--prompt", "日本"], "unknown"),
-    (["sample", "--checkpoint", "CKPT", "--temperature", "0"], "positive finite number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--hidden-size", "0"], "positive integer"),
+        (["train", "--lr", "nan"], "positive finite number"),
+        (["train", "--clip", "-1"], "positive finite number"),
+        (["train", "--save", "/proc/nowhere/lm.pt"], "cannot write there"),
+        (["sample", "--checkpoint", "/no/such.pt"], "no such file"),
+        (["sample", "--checkpoint", __file__], "not a readable rnnlab checkpoint"),
+        (["sample", "--checkpoint", "CKPT", "--prompt", "日本"], "unknown"),
+        (["sample", "--checkpoint", "CKPT", "--temperature", "0"], "positive finite number"),
+    ],
+)
 def test_cli_refuses_bad_arguments(args, message, tmp_path):
     if "CKPT" in args:
         torch.manual_seed(0)
         vocab = CharVocab.from_strings(zen_of_python())
-        args = [str(save_checkpoint(tmp_path / "m.pt", CharLM(len(vocab), "gru", 4, 8), vocab)) if a == "CKPT" else a
-                for a in args]  # fmt: skip
+        args = [
+            str(save_checkpoint(tmp_path / "m.pt", CharLM(len(vocab), "gru", 4, 8), vocab)) if a == "CKPT" else a
+            for a in args
+        ]
     r = run(*args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -28,9 +28,19 @@ def code_cells(nb):
 
 def test_course_notebooks_exist_in_order():
     names = [p.stem for p in NOTEBOOKS]
-    assert names == ["01_rnn_basics", "02_rnncell_loops", "03_lstm", "04_gru", "05_char_labelling",
-                     "06_options_in_depth", "07_mistakes_clinic", "08_training_through_time",
-                     "09_char_language_model", "10_classify_sequences", "11_encoder_decoder"]
+    assert names == [
+        "01_rnn_basics",
+        "02_rnncell_loops",
+        "03_lstm",
+        "04_gru",
+        "05_char_labelling",
+        "06_options_in_depth",
+        "07_mistakes_clinic",
+        "08_training_through_time",
+        "09_char_language_model",
+        "10_classify_sequences",
+        "11_encoder_decoder",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

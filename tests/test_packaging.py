@@ -63,7 +63,10 @@ def test_benchmark_runs_and_prints_its_table():
 
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_rnn.py"), "--quick", "--sizes", "tiny"],
-        capture_output=True, text=True, check=True, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and "tiny" in line]
     assert len(rows) == 4  # RNN, GRU, LSTM oneDNN, LSTM native

@@ -9,8 +9,16 @@ import torch
 
 from rnnlab.checks import CheckFailed, _decode_variant, _decoder_case, check_greedy_decode
 from rnnlab.data import END, PAD, START, CharVocab, date_pairs, reversal_pairs
-from rnnlab.seq2seq import (Seq2Seq, Seq2SeqConfig, exact_match, greedy_decode, make_batch, token_loss, translate,
-                            train_seq2seq)  # fmt: skip
+from rnnlab.seq2seq import (
+    Seq2Seq,
+    Seq2SeqConfig,
+    exact_match,
+    greedy_decode,
+    make_batch,
+    token_loss,
+    train_seq2seq,
+    translate,
+)
 
 
 def test_date_pairs_are_correct_varied_and_held_out_by_day():
@@ -25,8 +33,10 @@ def test_date_pairs_are_correct_varied_and_held_out_by_day():
     assert min(lengths) <= 10 and max(lengths) >= 25  # unequal lengths, all targets 10 long
     assert {len(t) for _, t in train} == {10}
     assert date_pairs(50, seed=3) == date_pairs(50, seed=3)
-    assert ("March 3, 2021", "2021-03-03") == (__import__("rnnlab.data", fromlist=["x"])._write_date(
-        datetime.date(2021, 3, 3), 1), "2021-03-03")  # fmt: skip
+    assert ("March 3, 2021", "2021-03-03") == (
+        __import__("rnnlab.data", fromlist=["x"])._write_date(datetime.date(2021, 3, 3), 1),
+        "2021-03-03",
+    )
 
 
 def test_reversal_pairs():
@@ -120,9 +130,13 @@ def test_check_greedy_decode_accepts_the_reference():
 
 @pytest.mark.parametrize(
     "kw, why",
-    [(dict(keep_start=True), "start symbol"), (dict(keep_end=True), "leave END out"),
-     (dict(stop=False), "first END"), (dict(feed="start"), "fed START again")],
-)  # fmt: skip
+    [
+        (dict(keep_start=True), "start symbol"),
+        (dict(keep_end=True), "leave END out"),
+        (dict(stop=False), "first END"),
+        (dict(feed="start"), "fed START again"),
+    ],
+)
 def test_check_greedy_decode_names_the_mistake(kw, why):
     wrong = functools.partial(_decode_variant, **kw)
     with pytest.raises(CheckFailed, match=why):
@@ -147,8 +161,9 @@ def test_training_learns_dates_and_translates():
     torch.manual_seed(0)
     m = Seq2Seq(len(v), 16, 64)
     evals = []
-    hist = train_seq2seq(m, train, val, v, Seq2SeqConfig(steps=60, eval_every=30), on_eval=lambda s, h: evals.append(s),
-                         progress=False)  # fmt: skip
+    hist = train_seq2seq(
+        m, train, val, v, Seq2SeqConfig(steps=60, eval_every=30), on_eval=lambda s, h: evals.append(s), progress=False
+    )
     assert evals == [30, 60] == hist.eval_steps and len(hist.loss) == 60
     assert hist.loss[-1] < 0.6 * hist.loss[0]
     assert hist.val_exact[-1] == exact_match(m, val, v)

@@ -64,7 +64,7 @@ def test_no_remote_scripts_and_local_assets_exist(built):
 
 
 def test_slides_leave_out_solutions_site_keeps_them(built):
-    kind, out, pages = built
+    kind, _out, pages = built
     text = pages[0].read_text(encoding="utf-8")
     assert ("BEGIN SOLUTION" in text) == (kind == "site")
     assert "interactive widget runs here in JupyterLab" in text  # the explorer's static stand-in

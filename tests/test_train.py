@@ -29,8 +29,14 @@ def test_every_variant_learns_hello_within_budget(name):
 def test_fit_records_and_calls_back_every_epoch():
     set_seed(0)
     seen = []
-    h = fit(build_model("gru", 4), HELLO, epochs=5, early_stop=False, progress=False,
-            on_epoch=lambda e, r: seen.append((e, sorted(r))))  # fmt: skip
+    h = fit(
+        build_model("gru", 4),
+        HELLO,
+        epochs=5,
+        early_stop=False,
+        progress=False,
+        on_epoch=lambda e, r: seen.append((e, sorted(r))),
+    )
     assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
     assert seen[0][1] == ["accuracy", "loss", "prediction"]
     assert h.epochs == len(h.accuracy) == len(h.prediction) == 5
@@ -119,7 +125,7 @@ def test_evaluating_restores_the_mode_even_on_error():
     assert model.training and torch.is_grad_enabled()
     model.eval()
     with pytest.raises(ZeroDivisionError), evaluating(model):
-        1 / 0
+        _ = 1 / 0
     assert not model.training  # back to eval, as it was
 
 

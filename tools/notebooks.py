@@ -26,7 +26,7 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?", re.M | re.S)
-STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(\"Your turn: replace this line with your code\")\n"
+STUB = '{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError("Your turn: replace this line with your code")\n'
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -57,7 +57,7 @@ def tag_slides(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop what changes from run to run but teaches nothing."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
-    for n, cell in enumerate(nb.cells):
+    for _n, cell in enumerate(nb.cells):
         cell.pop("id", None)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
@@ -75,8 +75,9 @@ def execute(paths: list[pathlib.Path]) -> None:
     env_threads = os.environ.setdefault("OMP_NUM_THREADS", "2")
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # fmt: skip
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        ).execute()
         nbformat.write(normalize(tag_slides(nb)), path)
         print(f"executed {path.relative_to(ROOT)} (OMP_NUM_THREADS={env_threads})")
 

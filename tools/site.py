@@ -107,33 +107,47 @@ def build(kind: str, out: pathlib.Path) -> list[pathlib.Path]:
     copy_mathjax(assets)
     if kind == "slides":
         copy_reveal(assets)
-        exporter = SlidesExporter(template_name="rnnlab_slides", extra_template_basedirs=[str(TEMPLATES)],
-                                  reveal_url_prefix="assets/reveal", reveal_theme="white")  # fmt: skip
+        exporter = SlidesExporter(
+            template_name="rnnlab_slides",
+            extra_template_basedirs=[str(TEMPLATES)],
+            reveal_url_prefix="assets/reveal",
+            reveal_theme="white",
+        )
     else:
         exporter = HTMLExporter(template_name="rnnlab_site", extra_template_basedirs=[str(TEMPLATES)])
     nbs = course()
     suffix = ".slides.html" if kind == "slides" else ".html"
     names = [path.stem + suffix for path, _, _ in nbs]
     written = []
-    for k, (path, nb, title) in enumerate(nbs):
-        resources = {"metadata": {"name": title}, "rnnlab": {
-            "assets": "assets",
-            "prev": names[k - 1] if k > 0 else None,
-            "next": names[k + 1] if k + 1 < len(names) else None,
-        }}  # fmt: skip
+    for k, (_path, nb, title) in enumerate(nbs):
+        resources = {
+            "metadata": {"name": title},
+            "rnnlab": {
+                "assets": "assets",
+                "prev": names[k - 1] if k > 0 else None,
+                "next": names[k + 1] if k + 1 < len(names) else None,
+            },
+        }
         body, _ = exporter.from_notebook_node(for_static_pages(nb, kind == "slides"), resources=resources)
         target = out / names[k]
         target.write_text(body, encoding="utf-8")
         written.append(target)
     pages = [(name, title) for name, (_, _, title) in zip(names, nbs)]
     if kind == "slides":
-        write_index(out, pages, "rnnlab — lecture slides",
-                    "One reveal.js deck per notebook (solutions left out). Arrow keys to move, "
-                    "<kbd>S</kbd> for speaker notes, <kbd>Esc</kbd> for the overview.")  # fmt: skip
+        write_index(
+            out,
+            pages,
+            "rnnlab — lecture slides",
+            "One reveal.js deck per notebook (solutions left out). Arrow keys to move, "
+            "<kbd>S</kbd> for speaker notes, <kbd>Esc</kbd> for the overview.",
+        )
     else:
-        write_index(out, pages, "rnnlab — recurrent neural networks in PyTorch",
-                    "The executed course, in order. To run and change the code, use JupyterLab: "
-                    "<code>make lab</code>.")  # fmt: skip
+        write_index(
+            out,
+            pages,
+            "rnnlab — recurrent neural networks in PyTorch",
+            "The executed course, in order. To run and change the code, use JupyterLab: <code>make lab</code>.",
+        )
     return written
 
 
