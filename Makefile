@@ -4,10 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# The CPU build of torch. On machines where plain PyPI serves the CUDA build (a few GB), add
-# TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU one; for a GPU see README.md.
+# torch's build. TORCH_INDEX=auto (the default) takes the CPU build: on Linux from PyTorch's CPU
+# index when it is reachable (plain PyPI would pull the multi-GB CUDA build), elsewhere from
+# PyPI. TORCH_INDEX=pypi for plain PyPI (the CUDA build on Linux), TORCH_INDEX=cu126 (or any
+# URL) for another index; see README.md "A GPU". Changing TORCH or TORCH_INDEX rebuilds .venv.
 TORCH       ?= torch==2.13.0
-TORCH_INDEX ?=
+TORCH_INDEX ?= auto
 PYTEST_WORKERS ?= 2
 # Offline assets for `make site` / `make slides`: PyPI packages that ship MathJax 3 and reveal.js
 # (installed without their dependencies; tools/site.py only copies their static files).
@@ -16,20 +18,43 @@ SITE_ASSETS := django-static-mathjax==3.2.2.1 sphinx-revealjs==3.2.1
 # Two pytest workers on two cores: one thread each, or torch's thread pools fight (10x slower).
 TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+# JupyterLab refuses to start as root unless told; containers often run as root.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Learners' own copies (exercises as stubs), untracked: `git pull` never conflicts with them.
+STUDENT_DIR ?= my-notebooks
 
-.PHONY: env test test-unit test-notebooks test-browser lab bench notebooks student site slides clean
+.PHONY: env test lint test-unit test-notebooks test-browser lab lab-student bench notebooks student site slides clean FORCE
+
+# The stamp .venv/.installed is written last and records the torch choice. A .venv without it
+# (a first run that failed half-way) or built with another TORCH / TORCH_INDEX is rebuilt from
+# scratch; a complete one is only updated when pyproject.toml changes.
+TORCH_CHOICE := $(TORCH) $(TORCH_INDEX)
+ENV_CURRENT := $(shell test "$$(cat $(VENV)/.installed 2>/dev/null)" = "$(TORCH_CHOICE)" && echo yes)
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(if $(ENV_CURRENT),,FORCE)
+	@$(PYTHON) tools/bootstrap.py check-python
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(TORCH_CHOICE)" ] && [ -e $(VENV) ]; then \
+	  echo "rebuilding $(VENV): incomplete, or built for another torch choice"; rm -rf $(VENV); fi
+	rm -f $@
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
+	index="$$($(PYTHON) tools/bootstrap.py torch-index '$(TORCH_INDEX)')"; \
+	  echo "torch: $(TORCH) from $${index:-the default index (PyPI or pip's configured mirror)}"; \
+	  $(PY) -m pip install $${index:+--extra-index-url "$$index"} "$(TORCH)"
 	$(PY) -m pip install -e ".[test]"
 	$(PY) -m pip install --no-deps $(SITE_ASSETS)
-	touch $@
+	echo "$(TORCH_CHOICE)" > $@
+
+FORCE:
+
+## Lint: ruff's checks and formatting (pinned in pyproject.toml); `make test` runs it first.
+lint: env
+	$(PY) -m ruff check rnnlab tests tools benchmarks
+	$(PY) -m ruff format --check rnnlab tests tools benchmarks
 
 ## Every test: unit tests and the notebooks (executed by nbval), in parallel.
-test: env
+test: lint
 	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) tests notebooks
 
 test-unit: env
@@ -38,9 +63,15 @@ test-unit: env
 test-notebooks: env
 	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) notebooks
 
-## Open the course in JupyterLab.
+## Open the course in JupyterLab (the notebooks with solutions and stored outputs).
 lab: env
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab $(LAB_FLAGS) notebooks/
+
+## Your own copies, exercises as stubs, in my-notebooks/ (created once, never overwritten: your
+## work stays yours, and `git pull` updates notebooks/ without touching it). Then JupyterLab there.
+lab-student: env
+	$(PY) tools/notebooks.py student --out $(STUDENT_DIR) --keep-existing
+	$(PY) -m jupyter lab $(LAB_FLAGS) $(STUDENT_DIR)/
 
 ## Re-run every numbered notebook on CPU and store its normalized outputs (commit the result).
 notebooks: env

@@ -45,6 +45,11 @@ def test_python_versions_agree():
     py = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert py.replace("python", "") == meta["requires-python"]
+    # make's own check (tools/bootstrap.py) and the README state the same minimum
+    src = (ROOT / "tools" / "bootstrap.py").read_text()
+    minimum = re.search(r"MIN_PYTHON = \((\d+), (\d+)\)", src).groups()
+    assert meta["requires-python"] == ">=" + ".".join(minimum)
+    assert f"Python ≥ {'.'.join(minimum)}" in (ROOT / "README.md").read_text()
 
 
 def test_ci_and_readme_use_make_test():

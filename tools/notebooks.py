@@ -97,13 +97,20 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def student(out_dir: pathlib.Path) -> list[pathlib.Path]:
+def student(out_dir: pathlib.Path, keep_existing: bool = False) -> list[pathlib.Path]:
+    """Write the student copy of every numbered notebook (and the data they read) to ``out_dir``.
+
+    With ``keep_existing`` a notebook already there is left alone: it is the learner's work.
+    Returns the notebooks written.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in numbered():
+        target = out_dir / path.name
+        if keep_existing and target.exists():
+            continue
         nb = student_copy(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
-        target = out_dir / path.name
         nbformat.write(nb, target)
         written.append(target)
     if (NOTEBOOKS / "data").is_dir():  # files the notebooks read (e.g. 09's stored long-run history)
@@ -120,12 +127,16 @@ def main(argv: list[str] | None = None) -> None:
     ex.add_argument("paths", nargs="*", type=pathlib.Path)
     st = sub.add_parser("student", help="write student copies")
     st.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "student")
+    st.add_argument("--keep-existing", action="store_true", help="never overwrite a notebook already in --out")
     args = ap.parse_args(argv)
     if args.cmd == "execute":
         execute([p.resolve() for p in args.paths] or numbered())
     else:
-        for p in student(args.out):
+        written = student(args.out, keep_existing=args.keep_existing)
+        for p in written:
             print(f"wrote {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}")
+        if args.keep_existing and len(written) < len(numbered()):
+            print(f"kept {len(numbered()) - len(written)} notebook(s) already in {args.out}: your work is untouched")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""The Makefile's environment handling: atomic creation, rebuild on another torch choice, the
+Python check, JupyterLab as root, and learners' copies that never touch tracked files.
+
+Nothing here installs anything: a fake interpreter stands in for the venv's, and ``make -q``
+asks whether the environment is up to date without building it.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import bootstrap  # noqa: E402
+
+import notebooks as nbtools  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def make(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, env=os.environ | env
+    )
+
+
+def stamp(venv: pathlib.Path, content: str) -> None:
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    (venv / ".installed").write_text(content + "\n")
+    os.utime(venv / ".installed", (2**31 - 1, 2**31 - 1))  # newer than pyproject.toml
+
+
+def test_a_complete_env_is_current_and_another_torch_choice_is_not(tmp_path):
+    venv = tmp_path / "v"
+    stamp(venv, "torch==2.13.0 auto")
+    assert make("-q", "env", f"VENV={venv}").returncode == 0
+    assert make("-q", "env", f"VENV={venv}", "TORCH_INDEX=cpu").returncode == 1
+    assert make("-q", "env", f"VENV={venv}", "TORCH=torch==2.2.2").returncode == 1
+    (venv / ".installed").unlink()  # a half-built env: no stamp
+    assert make("-q", "env", f"VENV={venv}").returncode == 1
+
+
+def test_a_failed_build_leaves_no_stamp_and_the_next_run_starts_over(tmp_path):
+    venv, fake = tmp_path / "v", tmp_path / "python3"
+    # venv creation "works" but gives an interpreter whose pip always fails, like a broken
+    # python3-venv; the bootstrap helpers still run on the real interpreter
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then mkdir -p "$3/bin"; '
+        'printf \'#!/bin/sh\\nexit 1\\n\' > "$3/bin/python"; chmod +x "$3/bin/python"; exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    fake.chmod(0o755)
+    first = make("env", f"VENV={venv}", f"PYTHON={fake}", "TORCH_INDEX=pypi")
+    assert first.returncode != 0 and not (venv / ".installed").exists()
+    (venv / "leftover").touch()
+    second = make("env", f"VENV={venv}", f"PYTHON={fake}", "TORCH_INDEX=pypi")
+    assert second.returncode != 0
+    assert "rebuilding" in second.stdout and not (venv / "leftover").exists()
+
+
+def test_env_stamp_is_written_last():
+    recipe = (ROOT / "Makefile").read_text().split("$(VENV)/.installed:", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()[1:]]
+    assert lines[-1] == 'echo "$(TORCH_CHOICE)" > $@'
+    assert any(line.startswith("rm -f $@") for line in lines[:4])
+
+
+def test_python_check(monkeypatch, capsys):
+    assert bootstrap.check_python() == 0
+    monkeypatch.setattr(sys, "version_info", (3, 9, 18, "final", 0))
+    assert bootstrap.check_python() == 1
+    err = capsys.readouterr().err
+    assert "needs Python >= 3.10" in err and "3.9.18" in err and "make PYTHON=" in err
+
+
+def test_torch_index_choices(monkeypatch):
+    monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=4.0: True)
+    monkeypatch.setattr(bootstrap.platform, "system", lambda: "Linux")
+    assert bootstrap.torch_index("auto") == "https://download.pytorch.org/whl/cpu"
+    assert bootstrap.torch_index("pypi") == ""
+    assert bootstrap.torch_index("cu126") == "https://download.pytorch.org/whl/cu126"
+    assert bootstrap.torch_index("https://example.org/simple") == "https://example.org/simple"
+    monkeypatch.setattr(bootstrap.platform, "system", lambda: "Darwin")  # PyPI's wheels are CPU builds
+    assert bootstrap.torch_index("auto") == ""
+    monkeypatch.setattr(bootstrap.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=4.0: False)  # offline or a mirror
+    assert bootstrap.torch_index("auto") == ""
+
+
+def test_lab_allows_root_only_as_root(tmp_path):
+    venv = tmp_path / "v"
+    stamp(venv, "torch==2.13.0 auto")
+    out = make("-n", "lab", f"VENV={venv}").stdout
+    assert "jupyter lab" in out
+    assert ("--allow-root" in out) == (os.geteuid() == 0)
+
+
+def test_student_copies_are_untracked_and_never_overwritten(tmp_path):
+    ignored = subprocess.run(["git", "check-ignore", "-q", "my-notebooks/01_rnn_basics.ipynb"], cwd=ROOT)
+    assert ignored.returncode == 0, "my-notebooks/ must be git-ignored"
+    out = make("-n", "lab-student", f"VENV={tmp_path / 'v'}").stdout
+    assert "--keep-existing" in out and "my-notebooks" in out
+    first = nbtools.student(tmp_path / "mine", keep_existing=True)
+    assert len(first) == len(nbtools.numbered())
+    mine = first[0]
+    mine.write_text(mine.read_text().replace('"cells": [', '"cells": [ ', 1) + "\n# my own attempt\n")
+    again = nbtools.student(tmp_path / "mine", keep_existing=True)
+    assert mine not in again and "my own attempt" in mine.read_text()
