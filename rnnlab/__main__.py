@@ -48,18 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--model", choices=MODEL_NAMES, default="gru")
     tr.add_argument(
         "--hidden-size",
-        type=int,
+        type=_positive_int,
         default=None,
         help="hidden size of the embedding models (default 8; the one-hot models use the vocabulary size)",
     )
-    tr.add_argument("--embedding-dim", type=int, default=None, help="embedding size (default 10)")
-    tr.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    tr.add_argument("--lr", type=float, default=TrainConfig.lr)
-    tr.add_argument("--clip", type=float, default=None, help="max gradient norm")
+    tr.add_argument("--embedding-dim", type=_positive_int, default=None, help="embedding size (default 10)")
+    tr.add_argument(
+        "--epochs", type=_positive_int, default=TrainConfig.epochs, help="epochs to train (default %(default)s)"
+    )
+    tr.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="stop at the first epoch with every character right (default: train all --epochs)",
+    )
+    tr.add_argument("--lr", type=_positive_float, default=TrainConfig.lr)
+    tr.add_argument("--clip", type=_positive_float, default=None, help="max gradient norm (a positive number)")
     tr.add_argument(
         "--seed", type=int, default=1, help="random seed (default 1; with some seeds the one-hot models stall at 80%%)"
     )
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here")
+    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     tr.set_defaults(handler=_train, parser=tr)
     _lm_parsers(sub)
@@ -438,8 +445,7 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
         validate_pair(args.source, args.target)
     except ValueError as e:
         ap.error(str(e))
-    if args.epochs < 1 or args.lr <= 0:
-        ap.error("--epochs must be at least 1 and --lr positive")
+    _writable(ap, "--save", args.save)
     set_seed(args.seed)
     data = PairDataset([(args.source, args.target)])
     try:
@@ -447,14 +453,24 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
     except ValueError as e:
         ap.error(str(e))
     model.to(get_device())
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, clip=args.clip, progress=not args.no_progress)
+    config = TrainConfig(
+        epochs=args.epochs, lr=args.lr, clip=args.clip, early_stop=args.early_stop, progress=not args.no_progress
+    )
     history = fit(model, data, config)
     reached = history.epochs_to_100
     print(
         f"model {args.model}: {history.epochs} epochs, loss {history.loss[-1]:.4f}, "
-        + (f"100% from epoch {reached}" if reached else f"accuracy {history.accuracy[-1]:.0%}"),
+        f"final accuracy {history.accuracy[-1]:.0%}" + (f", 100% first at epoch {reached}" if reached else ""),
         file=sys.stderr,
     )
+    prediction = predict(model, data)[0]
+    if prediction != args.target:
+        wrong = sum(a != b for a, b in zip(prediction, args.target))
+        print(
+            f"warning: training ended at {history.accuracy[-1]:.0%} accuracy: the prediction below gets {wrong} of "
+            f"{len(args.target)} characters wrong. {_suggestion(args)}",
+            file=sys.stderr,
+        )
     if args.save:
         path = save_checkpoint(
             args.save,
@@ -463,8 +479,19 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
             {"source": args.source, "target": args.target, "epochs": history.epochs, "lr": args.lr, "seed": args.seed},
         )
         print(f"saved {path}", file=sys.stderr)
-    print(predict(model, data)[0])
+    print(prediction)
     return 0
+
+
+def _suggestion(args) -> str:
+    """What to try after a run that did not learn its pair."""
+    if args.model in ("rnncell", "rnn"):
+        return (
+            f"The one-hot '{args.model}' model is as small as the vocabulary; try a bigger model, "
+            "e.g. --model gru --hidden-size 16, or another --seed."
+        )
+    hidden = args.hidden_size or 8
+    return f"Try a bigger model (--hidden-size {2 * hidden}), more --epochs, or another --seed."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -243,7 +243,7 @@ def train_classifier(
     device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = ClassifyHistory()
-    bar = tqdm(range(config.epochs), desc="epochs", disable=not progress)
+    bar = tqdm(range(config.epochs), desc="epochs", disable=not progress, mininterval=1.0)
     model.train()  # evaluation below (accuracy) restores training mode
     for epoch in bar:
         total, n, right = 0.0, 0, 0

@@ -173,7 +173,10 @@ def fit(
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(1, cfg.epochs + 1), disable=not cfg.progress, desc=model.spec["name"], leave=False)
+    # refresh=False postfixes and mininterval: at most one redraw a second, even in a piped log
+    bar = tqdm(
+        range(1, cfg.epochs + 1), disable=not cfg.progress, desc=model.spec["name"], leave=False, mininterval=1.0
+    )
     for epoch in bar:
         model.train()
         total = 0.0
@@ -187,7 +190,7 @@ def fit(
         history.loss.append(record["loss"])
         history.accuracy.append(record["accuracy"])
         history.prediction.append(preds)
-        bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.0%}")
+        bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.0%}", refresh=False)
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.early_stop and record["accuracy"] == 1.0:
