@@ -122,26 +122,46 @@ def shape_table(
 
 def explorer():
     """Interactive shape explorer (ipywidgets): controls, the shape table and the unrolled
-    diagram, recomputed on every change. Returns the widget to display."""
+    diagram, recomputed on every change. Returns the widget to display.
+
+    Laid out to wrap: the controls flow in rows, and the diagram moves below the table when the
+    notebook is too narrow for both side by side (checked at 1100 px by tests/test_browser.py).
+    """
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
     from rnnlab.plot import unrolled_diagram
 
+    class ShapeExplorer(w.VBox):
+        def __repr__(self) -> str:  # what shows where widgets do not run (a stored notebook, the site)
+            return "Shape explorer: run this cell in JupyterLab to change the settings and see every shape."
+
     style = {"description_width": "110px"}
+    slider = dict(style=style, layout=w.Layout(width="360px"), continuous_update=False)
+    check = dict(indent=False, layout=w.Layout(width="auto", margin="2px 24px 2px 0"))
     controls = {
         "kind": w.ToggleButtons(options=KINDS, value="RNN", description="module", style=style),
-        "seq_len": w.IntSlider(5, 1, 12, description="seq_len", style=style),
-        "batch": w.IntSlider(3, 1, 8, description="batch", style=style),
-        "input_size": w.IntSlider(10, 1, 64, description="input_size", style=style),
-        "hidden_size": w.IntSlider(20, 2, 64, description="hidden_size", style=style),
-        "num_layers": w.IntSlider(1, 1, 4, description="num_layers", style=style),
-        "bidirectional": w.Checkbox(False, description="bidirectional", style=style),
-        "batch_first": w.Checkbox(False, description="batch_first", style=style),
-        "proj_size": w.IntSlider(0, 0, 63, description="proj_size (LSTM)", style=style),
+        "seq_len": w.IntSlider(5, 1, 12, description="seq_len", **slider),
+        "batch": w.IntSlider(3, 1, 8, description="batch", **slider),
+        "input_size": w.IntSlider(10, 1, 64, description="input_size", **slider),
+        "hidden_size": w.IntSlider(20, 2, 64, description="hidden_size", **slider),
+        "num_layers": w.IntSlider(1, 1, 4, description="num_layers", **slider),
+        "proj_size": w.IntSlider(0, 0, 63, description="proj_size (LSTM)", **slider),
+        "bidirectional": w.Checkbox(False, description="bidirectional", **check),
+        "batch_first": w.Checkbox(False, description="batch_first", **check),
     }
-    table_view = w.HTML(layout=w.Layout(min_width="340px"))  # the table, readable by tests and browsers
-    diagram = w.Output()
+    wrap = dict(display="flex", flex_flow="row wrap", align_items="flex-start")
+    sliders = [c for c in controls.values() if isinstance(c, w.IntSlider)]
+    boxes = [c for c in controls.values() if isinstance(c, w.Checkbox)]
+    control_panel = w.VBox(
+        [
+            controls["kind"],
+            w.Box(sliders, layout=w.Layout(**wrap, column_gap="16px")),
+            w.Box(boxes, layout=w.Layout(**wrap, margin="0 0 0 114px")),
+        ]
+    )
+    table_view = w.HTML(layout=w.Layout(flex="0 0 auto", margin="8px 0"))  # readable by tests
+    diagram = w.Output(layout=w.Layout(flex="0 1 auto", min_width="320px", margin="0 32px 0 0"))
 
     def refresh(*_):
         values = {k: c.value for k, c in controls.items()}
@@ -162,4 +182,7 @@ def explorer():
     for c in controls.values():
         c.observe(refresh, names="value")
     refresh()
-    return w.HBox([w.VBox(list(controls.values())), table_view, diagram])
+    # the diagram first: side by side with the (long) table when there is room, above it when not
+    view = ShapeExplorer([control_panel, w.Box([diagram, table_view], layout=w.Layout(**wrap))])
+    view.add_class("rnnlab-explorer")
+    return view

@@ -104,6 +104,35 @@ def jupyterlab(tmp_path_factory):
         log.close()
 
 
+# Run in the page on the explorer's root element: every control label shown in full, every slider
+# readout visible and clear of the shape table, the table and the diagram not overlapping, and
+# the diagram drawn at (nearly) its own size, not squeezed. Returns what is wrong, if anything.
+LAYOUT_PROBLEMS = """(root) => {
+  const problems = [];
+  const box = (el) => el.getBoundingClientRect();
+  const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const table = root.querySelector('.rnnlab-shapes');
+  const img = root.querySelector('.jp-OutputArea-output img');
+  if (!table) problems.push('no shape table');
+  if (!img) problems.push('no diagram');
+  for (const label of root.querySelectorAll('.widget-label, .widget-checkbox span, .widget-checkbox label')) {
+    const text = label.textContent.trim();
+    if (text && label.offsetParent !== null && label.scrollWidth > label.clientWidth + 1)
+      problems.push(`label cut: ${text}`);
+  }
+  for (const readout of root.querySelectorAll('.widget-readout')) {
+    const r = box(readout);
+    if (r.width < 8 || r.height < 8) problems.push(`readout hidden: ${readout.textContent}`);
+    if (table && overlap(r, box(table))) problems.push(`readout ${readout.textContent} under the table`);
+  }
+  if (table && img && overlap(box(table), box(img))) problems.push('table overlaps the diagram');
+  if (img && img.naturalWidth && img.clientWidth < 0.9 * img.naturalWidth)
+    problems.push(`diagram squeezed to ${img.clientWidth} of ${img.naturalWidth} px`);
+  if (box(root).right > window.innerWidth + 1) problems.push('explorer wider than the window');
+  return problems;
+}"""
+
+
 def _h_n_cell(page):
     return page.locator('.widget-html .rnnlab-shapes td[data-name="h_n"]')
 
@@ -113,7 +142,8 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # 1100 px: a laptop with a file browser open; the layout must wrap, not hide or cut
+        page = browser.new_page(viewport={"width": 1100, "height": 1600})
         try:
             page.goto(f"{jupyterlab}/lab/tree/01_rnn_basics.ipynb")
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
@@ -132,7 +162,7 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
             h_n.wait_for(timeout=90_000)
             sync_api.expect(h_n).to_have_text("(1, 3, 20)", timeout=30_000)  # RNN, 1 layer, batch 3
 
-            explorer = page.locator(".widget-hbox", has=page.locator(".rnnlab-shapes")).first
+            explorer = page.locator(".rnnlab-explorer").first
             explorer.locator(".widget-checkbox", has_text="bidirectional").locator("input").click()
             sync_api.expect(h_n).to_have_text("(2, 3, 20)", timeout=30_000)
 
@@ -143,12 +173,18 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
             page.keyboard.press("Enter")
             sync_api.expect(h_n).to_have_text("(6, 3, 20)", timeout=30_000)  # 3 layers x 2 directions
 
+            news = page.locator(".jp-toast-button", has_text="No")  # JupyterLab's news prompt, if shown
+            if news.count():
+                news.first.click()
             explorer.scroll_into_view_if_needed()
-            page.wait_for_timeout(1000)  # let the diagram redraw before the picture
-            explorer.screenshot(path=str(ARTIFACTS / "shape_explorer.png"))
+            page.wait_for_timeout(1500)  # let the diagram redraw before the picture
+            explorer.evaluate("(r) => Promise.all([...r.querySelectorAll('img')].map((i) => i.decode()))")
+            explorer.screenshot(path=str(ARTIFACTS / "shape_explorer_1100px.png"))
+            problems = explorer.evaluate(LAYOUT_PROBLEMS)
+            assert problems == [], problems
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise
         finally:
             browser.close()
-    assert (ARTIFACTS / "shape_explorer.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "shape_explorer_1100px.png").stat().st_size > 10_000

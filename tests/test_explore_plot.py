@@ -105,3 +105,23 @@ def test_plot_confusion_normalises_rows_and_writes_counts():
     assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2", "8"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     plt.close(ax.figure)
+
+
+def test_explorer_shows_a_sentence_where_widgets_do_not_run():
+    """A stored notebook, the static site and a not-yet-run JupyterLab show text/plain: a sentence,
+    never a raw HBox(children=...) repr."""
+    import json
+    import pathlib
+
+    from rnnlab.explore import explorer
+
+    view = explorer()
+    assert view._repr_mimebundle_()["text/plain"].startswith("Shape explorer: run this cell")
+    nb = json.loads((pathlib.Path(__file__).parents[1] / "notebooks" / "01_rnn_basics.ipynb").read_text())
+    texts = [
+        "".join(o.get("data", {}).get("text/plain", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "explorer()" in "".join(c["source"])
+        for o in c.get("outputs", [])
+    ]
+    assert texts and all(t.startswith("Shape explorer:") and "HBox" not in t for t in texts)
