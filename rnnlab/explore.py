@@ -185,4 +185,5 @@ def explorer():
     # the diagram first: side by side with the (long) table when there is room, above it when not
     view = ShapeExplorer([control_panel, w.Box([diagram, table_view], layout=w.Layout(**wrap))])
     view.add_class("rnnlab-explorer")
+    view.controls, view.table_view, view.diagram = controls, table_view, diagram  # for tests and tinkering
     return view

@@ -41,8 +41,8 @@ def test_shape_table_rejects_like_torch():
 def test_explorer_reacts_to_controls():
     pytest.importorskip("ipywidgets")
     ui = explorer()
-    controls = {c.description: c for c in ui.children[0].children}
-    table_view = ui.children[1]
+    controls = {c.description: c for c in ui.controls.values()}
+    table_view = ui.table_view
 
     def shown_text():
         return table_view.value
