@@ -122,21 +122,29 @@ def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: F
         (``c`` widened to its largest magnitude).
     """
     names = list(trace)
-    fig = fig or plt.figure(figsize=(1.6 * len(names) + 1, 2.6))
+    fig = fig or plt.figure(figsize=(1.5 * len(names) + 1.2, 3.4))
+    fig.set_layout_engine("constrained")  # titles, ticks and colour bars never overlap
     axes = fig.subplots(1, len(names), sharey=True)
     axes = axes if len(names) > 1 else [axes]
+    scales: dict[str, tuple] = {}  # colour scale -> (image, axes using it), one colour bar each
     for ax, name in zip(axes, names):
         values = trace[name].detach().cpu().T.numpy()  # (H, T): units down, time across
         if name in ("i", "f", "o", "r", "z"):  # sigmoid gates: 0 (closed) to 1 (open)
-            cmap, lo, hi = "viridis", 0.0, 1.0
-        else:  # tanh outputs and states, centred on 0; c is unbounded
-            hi = max(1.0, float(abs(values).max())) if name == "c" else 1.0
-            cmap, lo = "RdBu_r", -hi
+            scale, cmap, lo, hi = "σ gates: 0 closed … 1 open", "viridis", 0.0, 1.0
+        elif name == "c":  # the cell state is unbounded
+            hi = max(1.0, float(abs(values).max()))
+            scale, cmap, lo = "c (cell state)", "RdBu_r", -hi
+        else:  # tanh outputs and states, centred on 0
+            scale, cmap, lo, hi = "tanh values: −1 … 1", "RdBu_r", -1.0, 1.0
         im = ax.imshow(values, cmap=cmap, aspect="auto", vmin=lo, vmax=hi)
         ax.set_xticks(range(len(source)), list(source))
         ax.set_title(name)
-        fig.colorbar(im, ax=ax, fraction=0.08, pad=0.04)
+        scales.setdefault(scale, (im, []))[1].append(ax)
     axes[0].set_ylabel("unit")
+    for label, (im, _) in scales.items():
+        bar = fig.colorbar(im, ax=list(axes), location="bottom", shrink=0.35, aspect=40, pad=0.02, label=label)
+        lo, hi = im.get_clim()
+        bar.set_ticks([lo, (lo + hi) / 2, hi], labels=[f"{lo:.2g}", f"{(lo + hi) / 2:.2g}", f"{hi:.2g}"])
     if title:
         fig.suptitle(title)
     return fig

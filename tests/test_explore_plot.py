@@ -125,3 +125,22 @@ def test_explorer_shows_a_sentence_where_widgets_do_not_run():
         for o in c.get("outputs", [])
     ]
     assert texts and all(t.startswith("Shape explorer:") and "HBox" not in t for t in texts)
+
+
+def test_gate_heatmaps_do_not_overlap():
+    """Titles, tick labels and colour bars of plot_gates never cover each other (notebook 05)."""
+    import itertools
+
+    import torch
+
+    from rnnlab.plot import plot_gates
+
+    torch.manual_seed(0)
+    trace = {k: torch.rand(5, 8) * (1 if k in "ifo" else 2) for k in ("i", "f", "g", "o", "c", "h")}
+    fig = plot_gates(trace, "hello", title="LSTM on 'hello'")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    assert len(fig.axes) == 6 + 3  # six panels, one colour bar per scale (σ, tanh, c)
+    for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2):
+        assert not a.overlaps(b) or a.intersection(a, b).width < 2, (fig.axes[i].get_title(), fig.axes[j].get_label())
