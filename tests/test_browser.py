@@ -188,3 +188,37 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
         finally:
             browser.close()
     assert (ARTIFACTS / "shape_explorer_1100px.png").stat().st_size > 10_000
+
+
+def test_slides_fit_the_screen(tmp_path):
+    """Every slide of every deck fits reveal.js's 1100 x 760 canvas (15 % slack), unless it holds a
+    single cell that is taller on its own (then it scrolls); speaker notes are present."""
+    import importlib.util
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if importlib.util.find_spec("sphinx_revealjs") is None:
+        pytest.skip("slide assets not installed")
+    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
+    site_tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_tools)
+    decks = site_tools.build("slides", tmp_path)
+    too_tall = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            for deck in decks:
+                page.goto(deck.as_uri())
+                page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
+                slides = page.evaluate(
+                    """() => [...document.querySelectorAll('.reveal .slides section')]
+                      .filter((s) => !s.querySelector('section'))
+                      .map((s) => { Reveal.slide(...Object.values(Reveal.getIndices(s)));
+                        const cells = [...s.querySelectorAll('.jp-Cell')].filter((c) => !c.querySelector('.rnnlab-continued'));
+                        return [s.scrollHeight, cells.length, (s.textContent || '').trim().slice(0, 50)]; })"""
+                )
+                assert len(slides) >= 5, deck.name
+                too_tall += [(deck.name, h, text) for h, n, text in slides if n > 1 and h > 760 * 1.15]
+        finally:
+            browser.close()
+    assert too_tall == [], too_tall

@@ -70,3 +70,43 @@ def test_slides_leave_out_solutions_site_keeps_them(built):
     assert "interactive widget runs here in JupyterLab" in text  # the explorer's static stand-in
     if kind == "slides":
         assert text.count("<section") > 5
+
+
+def test_speaker_notes_in_slides_only(built):
+    """Every section slide carries speaker notes for instructors (reveal.js: press S); the site
+    and the student copies leave them out."""
+    kind, _out, pages = built
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        if kind == "slides":
+            assert text.count('<aside class="notes">') >= 5, page.name
+        else:
+            assert "Speaker notes." not in text, page.name
+
+
+def test_every_section_has_speaker_notes():
+    import nbformat
+
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        for k, cell in enumerate(cells):
+            kind = cell.metadata.get("slideshow", {}).get("slide_type")
+            if cell.cell_type != "markdown" or kind != "slide" or cell.source.startswith("## Summary"):
+                continue
+            nxt = cells[k + 1]
+            assert nxt.metadata.get("slideshow", {}).get("slide_type") == "notes", (path.name, cell.source[:40])
+            assert nxt.source.startswith("**Speaker notes.**") and len(nxt.source) > 60, (path.name, nxt.source)
+
+
+def test_long_slides_are_split():
+    """The height estimate splits a slide into continuation slides; measured in the browser by
+    tests/test_browser.py::test_slides_fit_the_screen."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "08_training_through_time.ipynb", as_version=4)
+    before = sum(c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide") for c in nb.cells)
+    split = site_tools.split_long_slides(site_tools.for_static_pages(nb, True))
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in split.cells]
+    assert sum(k in ("slide", "subslide") for k in kinds) > before
+    continued = [c for c in split.cells if "(continued)" in c.source]
+    assert continued and all(c.metadata["slideshow"]["slide_type"] == "subslide" for c in continued)

@@ -83,7 +83,8 @@ def execute(paths: list[pathlib.Path]) -> None:
 
 
 def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Solutions replaced by stubs, every output cleared."""
+    """Solutions replaced by stubs, every output cleared, speaker notes left out."""
+    nb.cells = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -71,12 +71,86 @@ def for_static_pages(nb: nbformat.NotebookNode, drop_solutions: bool) -> nbforma
     nb = copy.deepcopy(nb)
     if drop_solutions:
         nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    else:  # the site is for readers: speaker notes are for the slides' speaker view only
+        nb.cells = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         for k, out in enumerate(cell.outputs):
             if WIDGET_MIME in out.get("data", {}):
                 cell.outputs[k] = nbformat.v4.new_output("display_data", data={"text/html": WIDGET_NOTE})
+    return nb
+
+
+# -- splitting long slides ---------------------------------------------------------------------
+SLIDE_BUDGET = 600  # px of content per slide on reveal's 1100 x 760 canvas (title bar, margins)
+
+
+def _png_height(data: str) -> int:
+    """Displayed height of a base64 PNG: its pixel height, scaled down if wider than the slide."""
+    import base64
+    import struct
+
+    head = base64.b64decode(data[:64])
+    width, height = struct.unpack(">II", head[16:24])
+    return int(height * min(1.0, 1000 / max(width, 1)))
+
+
+def _text_height(text: str, line_px: int, chars: int = 105) -> int:
+    return sum(line_px * (1 + len(line) // chars) for line in text.splitlines() or [""])
+
+
+def cell_height(cell: nbformat.NotebookNode) -> int:
+    """A rough height of a cell on a slide, in px (checked against the browser by tests/test_site.py)."""
+    if cell.cell_type == "markdown":
+        h = 0
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                h += 70
+            elif line.startswith("## "):
+                h += 56
+            elif line.startswith("|"):
+                h += 34
+            elif not line.strip():
+                h += 12
+            else:
+                h += 28 * (1 + len(line) // 90)
+        return h + 16
+    h = _text_height(cell.source, 19, 110) + 34
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if "image/png" in data:
+            h += _png_height(data["image/png"]) + 10
+        elif "text/html" in data:
+            h += 26 * max(1, data["text/html"].count("<tr")) + 20
+        else:
+            text = out.get("text") or data.get("text/plain", "")
+            h += _text_height(text, 18, 120) + 12
+    return h
+
+
+def split_long_slides(nb: nbformat.NotebookNode, budget: int = SLIDE_BUDGET) -> nbformat.NotebookNode:
+    """Start a vertical continuation slide ("… (continued)") whenever a slide's cells would pass
+    ``budget`` px; a single cell taller than that keeps a slide of its own (and scrolls)."""
+    cells, used, heading = [], 0, ""
+    for cell in nb.cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind == "notes" or kind == "skip":
+            cells.append(cell)
+            continue
+        h = cell_height(cell)
+        if kind in ("slide", "subslide"):
+            used = 0
+            if cell.cell_type == "markdown" and cell.source.startswith("#"):
+                heading = cell.source.splitlines()[0].lstrip("# ").strip()
+        elif used > 0 and used + h > budget:
+            cont = nbformat.v4.new_markdown_cell(f"<p class='rnnlab-continued'>{html.escape(heading)} (continued)</p>")
+            cont.metadata = {"slideshow": {"slide_type": "subslide"}}
+            cells.append(cont)
+            used = 30
+        cells.append(cell)
+        used += h
+    nb.cells = cells
     return nb
 
 
@@ -128,7 +202,10 @@ def build(kind: str, out: pathlib.Path) -> list[pathlib.Path]:
                 "next": names[k + 1] if k + 1 < len(names) else None,
             },
         }
-        body, _ = exporter.from_notebook_node(for_static_pages(nb, kind == "slides"), resources=resources)
+        page = for_static_pages(nb, kind == "slides")
+        if kind == "slides":
+            page = split_long_slides(page)
+        body, _ = exporter.from_notebook_node(page, resources=resources)
         target = out / names[k]
         target.write_text(body, encoding="utf-8")
         written.append(target)
