@@ -10,8 +10,11 @@ that mistake and its fix. :func:`diagnose` exposes the same matching for any res
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +37,7 @@ __all__ = [
 ]
 
 TOL = 1e-8  # checks run in float64
+TOL_FLOAT32 = 1e-5  # diagnose_final_state compares the learner's float32 tensors
 
 
 class CheckFailed(AssertionError):
@@ -90,6 +94,56 @@ def _max_diff(got, want: Tensor) -> float | None:
     if not isinstance(got, Tensor) or got.shape != want.shape:
         return None
     return (got.double() - want.double()).abs().max().item()
+
+
+def _name(fn: Callable) -> str:
+    """The learner's function name for messages (a functools.partial shows its function's)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__name__", "your function")
+
+
+def _same(got, want, tol: float = TOL) -> bool:
+    """The one comparison every check uses: same structure and shapes, then max |diff| < tol for
+    tensors and numbers (never a signed sum), equality for anything else (e.g. lists of ints)."""
+    if isinstance(want, Tensor):
+        d = _max_diff(got, want)
+        return d is not None and d < tol
+    if isinstance(want, (tuple, list)):
+        return (
+            isinstance(got, (tuple, list))
+            and len(got) == len(want)
+            and all(_same(g, w, tol) for g, w in zip(got, want))
+        )
+    if isinstance(want, float):
+        try:
+            return abs(float(got) - want) < tol
+        except (TypeError, ValueError, RuntimeError):
+            return False
+    return got == want
+
+
+def _known_mistake(got, catalogue: dict[str, Callable[[], object]], tol: float = TOL) -> str | None:
+    """The first entry of a catalogue of known mistakes whose result equals ``got``.
+
+    Each entry maps the message naming the mistake to a function computing what that mistake
+    returns on the check's inputs; one that cannot be computed at all (a shape error) matches
+    nothing. Every check names mistakes through this one matcher.
+    """
+    for message, compute in catalogue.items():
+        want = _maybe(compute)
+        if want is not None and _same(got, want, tol):
+            return message
+    return None
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """``torch.manual_seed(seed)`` for a check's own draws, without touching the learner's global
+    random state (restored on exit)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _shape(t) -> str:
@@ -175,6 +229,70 @@ def _gru_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
 _VARIANTS = {"rnn": _rnn_variants, "lstm": _lstm_variants, "gru": _gru_variants}
 
 
+# The catalogues of the other checks: message -> what that mistake computes on the check's inputs,
+# matched against the learner's result by _known_mistake (lazily: some raise on some shapes).
+def _sequence_loss_mistakes(logits: Tensor, targets: Tensor) -> dict[str, Callable[[], object]]:
+    import torch.nn.functional as F
+
+    T, _, V = logits.shape
+    return {
+        "you summed the per-step losses: that is T times the mean per character": lambda: sum(
+            F.cross_entropy(logits[t], targets[t]) for t in range(T)
+        ),
+        "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
+        "or permute so the classes are on dim 1": lambda: F.cross_entropy(logits, targets),
+        "targets were flattened in another order than the logits (transpose one, not the other)": lambda: (
+            F.cross_entropy(logits.reshape(-1, V), targets.T.reshape(-1))
+        ),
+    }
+
+
+def _last_valid_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable[[], object]]:
+    T = out.shape[0]
+    return {
+        "output[-1] is padding for every sequence shorter than the tensor": lambda: out[-1],
+        "output[lengths] is one step past the end: the last valid index is lengths - 1": lambda: torch.stack(
+            [out[min(n, T - 1), b] for b, n in enumerate(lengths)]
+        ),
+        "the time and batch indices are swapped": lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)]),
+    }
+
+
+def _bits_mistakes(nats: float, count: int) -> dict[str, Callable[[], object]]:
+    ln2, ln10 = math.log(2), math.log(10)
+    return {
+        "that is the loss in nats (natural log); divide by ln 2 for bits": lambda: nats,
+        "log10 instead of log2: divide nats by ln 2, not ln 10": lambda: nats / ln10,
+        "you summed over characters instead of averaging": lambda: nats / ln2 * count,
+        "you multiplied by ln 2 instead of dividing": lambda: nats * ln2,
+    }
+
+
+def _masked_mean_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable[[], object]]:
+    T = out.shape[0]
+    mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]  # (T, B, 1)
+    return {
+        "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": lambda: out.mean(0),
+        "the masked sum is divided by T (the padded length) instead of each sequence's length": lambda: (
+            (out * mask).sum(0) / T
+        ),
+        "the padding is masked but the sum is not divided by the lengths": lambda: (out * mask).sum(0),
+        "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]": lambda: torch.stack(
+            [out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]
+        ),
+    }
+
+
+def _decode_mistakes(model, src: Tensor, lengths: Tensor, max_len: int) -> dict[str, Callable[[], object]]:
+    variants = {
+        "the start symbol is not part of the output; return what the decoder wrote after it": dict(keep_start=True),
+        "leave END out of the output (it marks where the output stops)": dict(keep_end=True),
+        "stop each sequence at its first END; what comes after it is not output": dict(stop=False),
+        "every step was fed START again: feed back the previous step's argmax (and carry h)": dict(feed="start"),
+    }
+    return {k: functools.partial(_decode_variant, model, src, lengths, max_len, **v) for k, v in variants.items()}
+
+
 def diagnose(kind: str, result, *inputs: Tensor) -> str | None:
     """Name the classic mistake that ``result`` matches, or None.
 
@@ -183,13 +301,8 @@ def diagnose(kind: str, result, *inputs: Tensor) -> str | None:
         result: what the learner's step returned (LSTM: the pair ``(h', c')``).
         inputs: the step's inputs, ``x, h, [c,] W_ih, W_hh, b_ih, b_hh``.
     """
-    got = result if isinstance(result, (tuple, list)) else (result,)
-    for name, want in _VARIANTS[kind](*inputs).items():
-        want = want if isinstance(want, tuple) else (want,)
-        diffs = [_max_diff(g, w) for g, w in zip(got, want)]
-        if len(got) == len(want) and all(d is not None and d < TOL for d in diffs):
-            return name
-    return None
+    variants = _VARIANTS[kind](*inputs)
+    return _known_mistake(result, {name: (lambda v=v: v) for name, v in variants.items()})
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -210,7 +323,7 @@ def _cases(gates: int, seeds=(0, 1, 2), I: int = 5, H: int = 3, B: int = 4):
 
 
 def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names: list[str]):
-    fname = getattr(fn, "__name__", "your function")
+    fname = _name(fn)
     for case in _cases(gates):
         args = [case[n] for n in names]
         got = _call(fn, fname, *args, from_scratch=True)
@@ -228,8 +341,8 @@ def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names:
                     f"{fname}: {label} has shape {_shape(g_)}, expected {tuple(w_.shape)} "
                     f"(batch {w_.shape[0]}, hidden {w_.shape[1]})"
                 )
-        diffs = [_max_diff(g_, w_) for g_, w_ in zip(gots, wants)]
-        if max(diffs) > TOL:
+        if not _same(list(gots), list(wants)):
+            diffs = [_max_diff(g_, w_) for g_, w_ in zip(gots, wants)]
             mistake = diagnose(kind, got, *args)
             detail = (
                 f"Diagnosis: {mistake}."
@@ -264,27 +377,21 @@ def check_rnn_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.RNNCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("rnn", fn, 1, _torch_cell(nn.RNNCell, names), names)
-    print(
-        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)"
-    )
+    print(f"✓ {_name(fn)} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 def check_lstm_step(fn: Callable) -> None:
     """``fn(x, h, c, W_ih, W_hh, b_ih, b_hh) -> (h', c')`` must equal ``nn.LSTMCell``."""
     names = ["x", "h", "c", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("lstm", fn, 4, _torch_cell(nn.LSTMCell, names), names)
-    print(
-        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)"
-    )
+    print(f"✓ {_name(fn)} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 def check_gru_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.GRUCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("gru", fn, 3, _torch_cell(nn.GRUCell, names), names)
-    print(
-        f"✓ {getattr(fn, '__name__', 'your function')} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)"
-    )
+    print(f"✓ {_name(fn)} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)")
 
 
 _SHAPE_CASES = [
@@ -298,7 +405,7 @@ _SHAPE_CASES = [
 def check_rnn_shapes(fn: Callable) -> None:
     """``fn(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first)``
     must return ``(output_shape, h_n_shape)`` as ``nn.RNN`` produces them."""
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     for cfg in _SHAPE_CASES:
         rnn = nn.RNN(
             cfg["input_size"],
@@ -339,7 +446,7 @@ def check_sequence_loss(fn: Callable) -> None:
     logits against ``(T, B)`` class indices, as ``F.cross_entropy`` on flattened tensors."""
     import torch.nn.functional as F
 
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     g = torch.Generator().manual_seed(0)
     for T, B, V in [(5, 3, 4), (4, 4, 4), (2, 6, 7)]:
         logits = torch.randn(T, B, V, generator=g, dtype=torch.float64)
@@ -354,19 +461,9 @@ def check_sequence_loss(fn: Callable) -> None:
             ) from None
         if not isinstance(got, Tensor) or got.dim() != 0:
             raise CheckFailed(f"{name} should return a scalar tensor, got {_shape(got)}")
-        if abs(got.item() - want.item()) < TOL:
+        if _same(got, want):
             continue
-        hints = {
-            "you summed the per-step losses: that is T times the mean per character": sum(
-                F.cross_entropy(logits[t], targets[t]) for t in range(T)
-            ),
-            "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
-            "or permute so the classes are on dim 1": _maybe(lambda: F.cross_entropy(logits, targets)),  # noqa: B023
-            "targets were flattened in another order than the logits (transpose one, not the other)": F.cross_entropy(
-                logits.reshape(-1, V), targets.T.reshape(-1)
-            ),
-        }
-        why = next((k for k, v in hints.items() if v is not None and abs(v.item() - got.item()) < TOL), None)
+        why = _known_mistake(got, _sequence_loss_mistakes(logits, targets))
         raise CheckFailed(
             f"{name} returned {got.item():.4f} for logits {(T, B, V)}; expected {want.item():.4f}. "
             + (
@@ -417,26 +514,26 @@ def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str
             known[
                 "a row of h_n read as if it were batch-first: h_n is always (num_layers*num_directions, batch, hidden)"
             ] = h_n.transpose(0, 1)[-1]
-    for name, value in known.items():
-        if candidate.shape == value.shape and torch.allclose(candidate.to(value.dtype), value, atol=1e-6):
-            return name
+    found = _known_mistake(candidate, {name: (lambda v=v: v) for name, v in known.items()}, tol=TOL_FLOAT32)
+    if found:
+        return found
     return f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is {tuple(right.shape)}: " + (
         "torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"
     )
 
 
-def _random_net(seed: int, bidirectional: bool, num_layers: int, batch_first: bool = False):
-    torch.manual_seed(seed)
-    return nn.GRU(3, 4, num_layers, batch_first=batch_first, bidirectional=bidirectional).double()
+def _random_case(seed: int, bidirectional: bool, num_layers: int):
+    """A float64 GRU and an input ``(T=6, B=5, I=3)``, drawn without touching the global RNG."""
+    with _seeded(seed):
+        return nn.GRU(3, 4, num_layers, bidirectional=bidirectional).double(), torch.randn(6, 5, 3, dtype=torch.float64)
 
 
 def check_sequence_summary(fn: Callable) -> None:
     """``fn(h_n, num_layers, bidirectional) -> (B, D*H)``: the last layer's final states,
     forward and backward concatenated (forward first)."""
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     for seed, (L, bi) in enumerate([(1, False), (2, False), (1, True), (3, True)]):
-        net = _random_net(seed, bi, L)
-        x = torch.randn(6, 5, 3, dtype=torch.float64)
+        net, x = _random_case(seed, bi, L)
         _, h_n = net(x)
         got = _call(fn, name, h_n.detach(), L, bi)
         what = diagnose_final_state(net, x, got) if isinstance(got, Tensor) else type(got).__name__
@@ -448,7 +545,7 @@ def check_sequence_summary(fn: Callable) -> None:
 def check_last_valid_outputs(fn: Callable) -> None:
     """``fn(padded_output, lengths) -> (B, H)``: each sequence's output at its own last valid
     step ``lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     g = torch.Generator().manual_seed(0)
     for lengths in ([5, 2, 4], [3, 3, 1, 2], [1]):
         T, B = max(lengths) + 1, len(lengths)
@@ -457,20 +554,9 @@ def check_last_valid_outputs(fn: Callable) -> None:
         got = _call(fn, name, out, torch.tensor(lengths))
         if not isinstance(got, Tensor) or got.shape != want.shape:
             raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
-        if torch.allclose(got, want):
+        if _same(got, want):
             continue
-        hints = {
-            "output[-1] is padding for every sequence shorter than the tensor": out[-1],
-            "output[lengths] is one step past the end: the last valid index is lengths - 1": torch.stack(
-                [out[min(n, T - 1), b] for b, n in enumerate(lengths)]
-            ),
-            "the time and batch indices are swapped": _maybe(
-                lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)])  # noqa: B023
-            ),
-        }
-        why = next(
-            (k for k, v in hints.items() if v is not None and v.shape == got.shape and torch.allclose(got, v)), None
-        )
+        why = _known_mistake(got, _last_valid_mistakes(out, lengths))
         raise CheckFailed(
             f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else "")
         )
@@ -488,8 +574,8 @@ def _tbptt_case(seed: int = 0):
     chunks = stream_batches(ids, batch_size=2, seq_len=6)  # 3 chunks of (6, 2)
 
     def build():
-        torch.manual_seed(seed)
-        model = CharLM(7, "lstm", embedding_dim=4, hidden_size=5).double()
+        with _seeded(seed):
+            model = CharLM(7, "lstm", embedding_dim=4, hidden_size=5).double()
         return model, torch.optim.SGD(model.parameters(), lr=0.5)
 
     return chunks, build
@@ -547,7 +633,7 @@ def check_tbptt_step(fn: Callable) -> None:
     :func:`rnnlab.lm.tbptt_step`. Runs 3 consecutive chunks and compares every weight."""
     from rnnlab.lm import tbptt_step
 
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     chunks, build = _tbptt_case()
     clip = 0.05  # small enough that clipping changes every step
     want_losses, want = _tbptt_run(tbptt_step, build, chunks, clip)
@@ -573,11 +659,8 @@ def check_tbptt_step(fn: Callable) -> None:
             f"{name} should return (loss, state); calling it failed with {type(e).__name__}: {e}"
         ) from None
 
-    def same(params: list[Tensor]) -> bool:
-        return all(_max_diff(a, b) is not None and _max_diff(a, b) < TOL for a, b in zip(params, want))
-
-    if same(got):
-        if any(abs(a - b) > 1e-8 for a, b in zip(got_losses, want_losses)):
+    if _same(got, want):
+        if not _same(got_losses, want_losses):
             raise CheckFailed(
                 f"{name}: the weights are right, but the returned losses {got_losses} "
                 f"should be each chunk's mean loss {want_losses}"
@@ -586,10 +669,10 @@ def check_tbptt_step(fn: Callable) -> None:
             f"✓ {name} trains 3 chunks with the carried state detached and clipped gradients, exactly as the reference"
         )
         return
-    for mistake, variant in _tbptt_variants().items():
-        _, params = _tbptt_run(variant, build, chunks, clip)
-        if all(_max_diff(a, b) is not None and _max_diff(a, b) < TOL for a, b in zip(got, params)):
-            raise CheckFailed(f"{name}: the weights after 3 chunks are off. Diagnosis: {mistake}.")
+    catalogue = {m: (lambda v=v: _tbptt_run(v, build, chunks, clip)[1]) for m, v in _tbptt_variants().items()}
+    mistake = _known_mistake(got, catalogue)
+    if mistake:
+        raise CheckFailed(f"{name}: the weights after 3 chunks are off. Diagnosis: {mistake}.")
     raise CheckFailed(
         f"{name}: the weights after 3 chunks differ from the reference and match no known mistake. "
         "The order is: zero_grad, forward from the detached state, loss, backward, clip, step."
@@ -604,7 +687,7 @@ def check_bits_per_char(fn: Callable) -> None:
 
     import torch.nn.functional as F
 
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     g = torch.Generator().manual_seed(0)
     for T, B, V in [(6, 3, 5), (4, 4, 4), (3, 2, 9)]:
         logits = torch.randn(T, B, V, generator=g, dtype=torch.float64)
@@ -616,15 +699,9 @@ def check_bits_per_char(fn: Callable) -> None:
             got = float(got)
         except (TypeError, ValueError, RuntimeError):
             raise CheckFailed(f"{name} should return one number (a float or a 0-d tensor), got {_shape(got)}") from None
-        if abs(got - want) < 1e-8:
+        if _same(got, want):
             continue
-        hints = {
-            "that is the loss in nats (natural log); divide by ln 2 for bits": nats,
-            "log10 instead of log2: divide nats by ln 2, not ln 10": nats / math.log(10),
-            "you summed over characters instead of averaging": want * T * B,
-            "you multiplied by ln 2 instead of dividing": nats * math.log(2),
-        }
-        why = next((k for k, v in hints.items() if abs(v - got) < 1e-8), None)
+        why = _known_mistake(got, _bits_mistakes(nats, T * B))
         raise CheckFailed(
             f"{name} returned {got:.4f} for logits {(T, B, V)}; expected {want:.4f} bits/char. "
             + (
@@ -640,7 +717,7 @@ def check_bits_per_char(fn: Callable) -> None:
 def check_masked_mean(fn: Callable) -> None:
     """``fn(output, lengths) -> (B, H)``: the mean of each sequence's outputs over its valid
     steps ``0 .. lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     g = torch.Generator().manual_seed(0)
     for lengths in ([5, 2, 4], [3, 3, 1, 2], [1], [2, 6]):
         T, B = max(lengths) + 1, len(lengths)
@@ -650,19 +727,9 @@ def check_masked_mean(fn: Callable) -> None:
         got = _call(fn, name, out.clone(), torch.tensor(lengths))
         if not isinstance(got, Tensor) or got.shape != want.shape:
             raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
-        if torch.allclose(got.double(), want):
+        if _same(got, want):
             continue
-        mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]
-        hints = {
-            "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": out.mean(0),
-            "the masked sum is divided by T (the padded length) instead of each sequence's length": (out * mask).sum(0)
-            / T,
-            "the padding is masked but the sum is not divided by the lengths": (out * mask).sum(0),
-            "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]": torch.stack(
-                [out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]
-            ),
-        }
-        why = next((k for k, v in hints.items() if torch.allclose(got.double(), v)), None)
+        why = _known_mistake(got, _masked_mean_mistakes(out, lengths))
         raise CheckFailed(
             f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
             + (f" Diagnosis: {why}." if why else "")
@@ -673,8 +740,8 @@ def check_masked_mean(fn: Callable) -> None:
 def _decoder_case(seed: int):
     from rnnlab.seq2seq import Seq2Seq
 
-    torch.manual_seed(seed)
-    model = Seq2Seq(9, embedding_dim=4, hidden_size=8).double().eval()
+    with _seeded(seed):
+        model = Seq2Seq(9, embedding_dim=4, hidden_size=8).double().eval()
     with torch.no_grad():  # larger weights: outputs that depend on the source, some ending early
         for p in model.parameters():
             p.mul_(3)
@@ -709,7 +776,7 @@ def check_greedy_decode(fn: Callable) -> None:
     :class:`rnnlab.seq2seq.Seq2Seq` (``model.encode``, ``model.decode_step``): start from
     ``model.start``, feed back the argmax, stop at ``model.end``; each list holds the output
     indices without the start and end symbols, at most ``max_len`` of them."""
-    name = getattr(fn, "__name__", "your function")
+    name = _name(fn)
     for seed in (0, 3, 1, 2):
         model, src, lengths = _decoder_case(seed)
         want = _decode_variant(model, src, lengths, 6)
@@ -723,15 +790,9 @@ def check_greedy_decode(fn: Callable) -> None:
             got = [[int(k) for k in row] for row in got]
         except TypeError:
             raise CheckFailed(f"{name} should return a list of lists of ints, got {type(got).__name__}") from None
-        if got == want:
+        if _same(got, want):
             continue
-        hints = {
-            "the start symbol is not part of the output; return what the decoder wrote after it": dict(keep_start=True),
-            "leave END out of the output (it marks where the output stops)": dict(keep_end=True),
-            "stop each sequence at its first END; what comes after it is not output": dict(stop=False),
-            "every step was fed START again: feed back the previous step's argmax (and carry h)": dict(feed="start"),
-        }
-        why = next((k for k, v in hints.items() if got == _decode_variant(model, src, lengths, 6, **v)), None)
+        why = _known_mistake(got, _decode_mistakes(model, src, lengths, 6))
         if why is None and len(got) != len(want):
             why = f"one list per sequence: expected {len(want)}, got {len(got)} (the batch is dimension 1 of src)"
         raise CheckFailed(

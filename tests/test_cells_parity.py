@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _parity import F64, assert_parity, twin
+from rnnlab.testing import F64, assert_parity, twin
 
 I, H, B = 4, 6, 3
 CELLS = {

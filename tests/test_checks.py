@@ -234,3 +234,26 @@ def test_step_check_accepts_a_partial():
     from rnnlab.checks import check_lstm_step
 
     check_lstm_step(functools.partial(_lstm_right))
+
+
+def test_checks_leave_the_learners_random_state_alone(capsys):
+    """A check draws its own cases without reseeding torch's global generator."""
+
+    def summary(h_n, num_layers, bidirectional):
+        return torch.cat([h_n[-2], h_n[-1]], -1) if bidirectional else h_n[-1]
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    checks.check_sequence_summary(summary)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_partial_passes_and_is_named(capsys):
+    import functools
+
+    def step(x, h, W_ih, W_hh, b_ih, b_hh, act=torch.tanh):
+        return act(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+
+    checks.check_rnn_step(functools.partial(step, act=torch.tanh))
+    assert "✓ step equals torch.nn.RNNCell" in capsys.readouterr().out

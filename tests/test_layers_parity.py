@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 import torch
-from _parity import F64, assert_parity, twin
+from rnnlab.testing import F64, assert_parity, twin
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -76,3 +76,17 @@ def test_benchmark_runs_and_prints_its_table():
     rows = [line for line in out.splitlines() if line.startswith("| ") and "tiny" in line]
     assert len(rows) == 4  # RNN, GRU, LSTM oneDNN, LSTM native
     assert all(line.count("×") == 2 for line in rows)
+
+
+def test_one_version_a_licence_and_the_helpers_at_the_top():
+    import rnnlab
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in meta["project"] and "version" in meta["project"]["dynamic"]
+    assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "rnnlab.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", rnnlab.__version__)
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and meta["project"]["license"] == "MIT"
+    from rnnlab import get_device, set_seed  # the two every notebook's setup cell uses
+
+    assert callable(get_device) and callable(set_seed)
