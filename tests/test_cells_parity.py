@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from rnnlab.testing import F64, assert_parity, twin
 
 I, H, B = 4, 6, 3

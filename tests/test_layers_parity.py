@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 import torch
-from rnnlab.testing import F64, assert_parity, twin
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab
+from rnnlab.testing import F64, assert_parity, twin
 
 I, H, P = 4, 6, 3  # I != H != P so a transposed weight cannot pass
 MODES = {  # id: (class, extra constructor kwargs)
