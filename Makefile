@@ -20,10 +20,15 @@ TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+# The course in Simplified Chinese: `make lab LANG=zh` (only the exact values zh / zh-CN switch it, so a
+# locale's LANG=zh_CN.UTF-8 does not). Built from translations/zh-CN/*.po by tools/translate.py.
+ZH := $(filter zh zh-CN,$(LANG))
+ZH_NOTEBOOKS := build/zh-CN/notebooks
+COURSE_DIR := $(if $(ZH),$(ZH_NOTEBOOKS),notebooks)
 # Learners' own copies (exercises as stubs), untracked: `git pull` never conflicts with them.
-STUDENT_DIR ?= my-notebooks
+STUDENT_DIR ?= $(if $(ZH),my-notebooks-zh,my-notebooks)
 
-.PHONY: env test lint test-unit test-notebooks test-browser lab lab-student bench notebooks student site slides clean FORCE
+.PHONY: env test lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides clean FORCE
 
 # The stamp .venv/.installed is written last and records the torch choice. A .venv without it
 # (a first run that failed half-way) or built with another TORCH / TORCH_INDEX is rebuilt from
@@ -53,24 +58,32 @@ lint: env
 	$(PY) -m ruff check rnnlab tests tools benchmarks
 	$(PY) -m ruff format --check rnnlab tests tools benchmarks
 
-## Every test: unit tests and the notebooks (executed by nbval), in parallel.
-test: lint
-	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) tests notebooks
+## Every test: lint, unit tests, and the notebooks in English and in Chinese (executed by nbval), in parallel.
+test: lint zh
+	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) tests notebooks $(ZH_NOTEBOOKS)
+
+## The zh-CN notebooks (code and outputs of the English ones, translated markdown) in build/zh-CN/notebooks.
+zh: env
+	$(PY) tools/translate.py build --lang zh-CN --out $(ZH_NOTEBOOKS) > /dev/null
 
 test-unit: env
 	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests
 
-test-notebooks: env
-	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) notebooks
+test-notebooks: zh
+	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(NBVAL) notebooks $(ZH_NOTEBOOKS)
 
-## Open the course in JupyterLab (the notebooks with solutions and stored outputs).
-lab: env
-	$(PY) -m jupyter lab $(LAB_FLAGS) notebooks/
+## Open the course in JupyterLab (the notebooks with solutions and stored outputs); LANG=zh: in Chinese.
+lab: env $(if $(ZH),zh)
+	$(PY) -m jupyter lab $(LAB_FLAGS) $(COURSE_DIR)/
+
+## 简体中文版课程 (same as `make lab LANG=zh`).
+lab-zh:
+	$(MAKE) lab LANG=zh
 
 ## Your own copies, exercises as stubs, in my-notebooks/ (created once, never overwritten: your
 ## work stays yours, and `git pull` updates notebooks/ without touching it). Then JupyterLab there.
 lab-student: env
-	$(PY) tools/notebooks.py student --out $(STUDENT_DIR) --keep-existing
+	$(PY) tools/notebooks.py student --out $(STUDENT_DIR) --keep-existing $(if $(ZH),--lang zh-CN)
 	$(PY) -m jupyter lab $(LAB_FLAGS) $(STUDENT_DIR)/
 
 ## Re-run every numbered notebook on CPU and store its normalized outputs (commit the result).

@@ -137,7 +137,7 @@ def explorer():
             return "Shape explorer: run this cell in JupyterLab to change the settings and see every shape."
 
     style = {"description_width": "110px"}
-    slider = dict(style=style, layout=w.Layout(width="360px"), continuous_update=False)
+    slider = dict(style=style, layout=w.Layout(width="360px", margin="2px 16px 2px 0"), continuous_update=False)
     check = dict(indent=False, layout=w.Layout(width="auto", margin="2px 24px 2px 0"))
     controls = {
         "kind": w.ToggleButtons(options=KINDS, value="RNN", description="module", style=style),
@@ -156,7 +156,7 @@ def explorer():
     control_panel = w.VBox(
         [
             controls["kind"],
-            w.Box(sliders, layout=w.Layout(**wrap, column_gap="16px")),
+            w.Box(sliders, layout=w.Layout(**wrap)),
             w.Box(boxes, layout=w.Layout(**wrap, margin="0 0 0 114px")),
         ]
     )

@@ -94,6 +94,15 @@ def test_torch_index_choices(monkeypatch):
     assert bootstrap.torch_index("auto") == ""
 
 
+def test_lab_in_chinese_only_when_asked(tmp_path):
+    venv = tmp_path / "v"
+    stamp(venv, "torch==2.13.0 auto")
+    assert "build/zh-CN/notebooks/" in make("-n", "lab", "LANG=zh", f"VENV={venv}").stdout
+    # a Chinese locale's LANG does not switch the course by itself; only LANG=zh / zh-CN on the command line
+    plain = make("-n", "lab", f"VENV={venv}", LANG="zh_CN.UTF-8").stdout
+    assert "notebooks/" in plain and "zh-CN" not in plain
+
+
 def test_lab_allows_root_only_as_root(tmp_path):
     venv = tmp_path / "v"
     stamp(venv, "torch==2.13.0 auto")
@@ -107,6 +116,9 @@ def test_student_copies_are_untracked_and_never_overwritten(tmp_path):
     assert ignored.returncode == 0, "my-notebooks/ must be git-ignored"
     out = make("-n", "lab-student", f"VENV={tmp_path / 'v'}").stdout
     assert "--keep-existing" in out and "my-notebooks" in out
+    zh = make("-n", "lab-student", "LANG=zh", f"VENV={tmp_path / 'v'}").stdout
+    assert "--lang zh-CN" in zh and "my-notebooks-zh" in zh
+    assert subprocess.run(["git", "check-ignore", "-q", "my-notebooks-zh/x.ipynb"], cwd=ROOT).returncode == 0
     first = nbtools.student(tmp_path / "mine", keep_existing=True)
     assert len(first) == len(nbtools.numbered())
     mine = first[0]

@@ -38,17 +38,39 @@ def built(request, tmp_path_factory):
     return request.param, out, site_tools.build(request.param, out)
 
 
-def test_every_notebook_is_built_and_indexed(built):
+@pytest.mark.parametrize("edition", ["", "zh-CN"])
+def test_every_notebook_is_built_and_indexed(built, edition):
     kind, out, pages = built
-    assert len(pages) == len(NOTEBOOKS)
-    index = (out / "index.html").read_text(encoding="utf-8")
+    assert len(pages) == 2 * len(NOTEBOOKS)  # English, then the zh-CN edition in out/zh-CN/
+    folder = out / edition if edition else out
+    index = (folder / "index.html").read_text(encoding="utf-8")
     positions = []
     for nb in NOTEBOOKS:
         name = nb.stem + (".slides.html" if kind == "slides" else ".html")
-        assert (out / name).is_file()
+        assert (folder / name).is_file()
         positions.append(index.index(f'href="{name}"'))
     assert positions == sorted(positions), "index lists the course in order"
     assert index.count("<li>") == len(NOTEBOOKS)
+
+
+def test_language_switch_links_each_page_to_its_translation(built):
+    """Every page and both indexes link to the same page in the other language; the zh pages are Chinese."""
+    kind, out, pages = built
+    link = re.compile(
+        r'class="rnnlab-lang"[^>]*href="([^"]+)"|href="([^"]+)"[^>]*hreflang=|class="rnnlab-lang" href="([^"]+)"'
+    )
+    for page in [*pages, out / "index.html", out / "zh-CN" / "index.html"]:
+        text = page.read_text(encoding="utf-8")
+        targets = [next(g for g in m if g) for m in link.findall(text)]
+        assert targets, f"{page} has no language switch"
+        for href in targets:
+            target = (page.parent / href).resolve()
+            assert target.is_file(), f"{page.name} links to missing {href}"
+            assert (target.parent.name == "zh-CN") != (page.parent.name == "zh-CN"), (page, href)
+    zh = (
+        out / "zh-CN" / NOTEBOOKS[0].name.replace(".ipynb", ".slides.html" if kind == "slides" else ".html")
+    ).read_text(encoding="utf-8")
+    assert "学完本节" in zh and "After this notebook you can" not in zh
 
 
 def test_no_remote_scripts_and_local_assets_exist(built):
@@ -81,7 +103,7 @@ def test_speaker_notes_in_slides_only(built):
         if kind == "slides":
             assert text.count('<aside class="notes">') >= 5, page.name
         else:
-            assert "Speaker notes." not in text, page.name
+            assert "Speaker notes." not in text and "讲者备注" not in text, page.name
 
 
 def test_every_section_has_speaker_notes():

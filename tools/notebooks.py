@@ -98,10 +98,11 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def student(out_dir: pathlib.Path, keep_existing: bool = False) -> list[pathlib.Path]:
+def student(out_dir: pathlib.Path, keep_existing: bool = False, lang: str | None = None) -> list[pathlib.Path]:
     """Write the student copy of every numbered notebook (and the data they read) to ``out_dir``.
 
-    With ``keep_existing`` a notebook already there is left alone: it is the learner's work.
+    With ``keep_existing`` a notebook already there is left alone: it is the learner's work. With ``lang``
+    (e.g. ``zh-CN``) the copies are of the translated edition (tools/translate.py).
     Returns the notebooks written.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,12 @@ def student(out_dir: pathlib.Path, keep_existing: bool = False) -> list[pathlib.
         target = out_dir / path.name
         if keep_existing and target.exists():
             continue
-        nb = student_copy(nbformat.read(path, as_version=4))
+        if lang:
+            import translate  # tools/ is on sys.path when this file runs
+
+            nb = student_copy(translate.translated_notebook(path, lang))
+        else:
+            nb = student_copy(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         nbformat.write(nb, target)
         written.append(target)
@@ -129,11 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     st = sub.add_parser("student", help="write student copies")
     st.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "student")
     st.add_argument("--keep-existing", action="store_true", help="never overwrite a notebook already in --out")
+    st.add_argument("--lang", default=None, help="a translation, e.g. zh-CN (translations/<lang>/*.po)")
     args = ap.parse_args(argv)
     if args.cmd == "execute":
         execute([p.resolve() for p in args.paths] or numbered())
     else:
-        written = student(args.out, keep_existing=args.keep_existing)
+        written = student(args.out, keep_existing=args.keep_existing, lang=args.lang)
         for p in written:
             print(f"wrote {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}")
         if args.keep_existing and len(written) < len(numbered()):

@@ -56,11 +56,18 @@ def copy_reveal(assets: pathlib.Path) -> None:
     shutil.copy2(src / "LICENSE", dest / "LICENSE")
 
 
-def course() -> list[tuple[pathlib.Path, nbformat.NotebookNode, str]]:
-    """(path, notebook, title) of every numbered notebook, in course order."""
+def course(lang: str | None = None) -> list[tuple[pathlib.Path, nbformat.NotebookNode, str]]:
+    """(path, notebook, title) of every numbered notebook, in course order; with ``lang`` (e.g. ``zh-CN``)
+    the translated edition built from translations/<lang> (tools/translate.py)."""
     out = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        if lang:
+            sys.path.insert(0, str(ROOT / "tools"))
+            import translate
+
+            nb = translate.translated_notebook(path, lang)
+        else:
+            nb = nbformat.read(path, as_version=4)
         title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
         out.append((path, nb, title))
     return out
@@ -96,8 +103,13 @@ def _png_height(data: str) -> int:
     return int(height * min(1.0, 1000 / max(width, 1)))
 
 
+def _width(line: str) -> int:
+    """Display width in Latin characters: a CJK character takes about two."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in line)
+
+
 def _text_height(text: str, line_px: int, chars: int = 105) -> int:
-    return sum(line_px * (1 + len(line) // chars) for line in text.splitlines() or [""])
+    return sum(line_px * (1 + _width(line) // chars) for line in text.splitlines() or [""])
 
 
 def cell_height(cell: nbformat.NotebookNode) -> int:
@@ -114,7 +126,7 @@ def cell_height(cell: nbformat.NotebookNode) -> int:
             elif not line.strip():
                 h += 12
             else:
-                h += 28 * (1 + len(line) // 90)
+                h += 28 * (1 + _width(line) // 90)
         return h + 16
     h = _text_height(cell.source, 19, 110) + 34
     for out in cell.get("outputs", []):
@@ -154,14 +166,17 @@ def split_long_slides(nb: nbformat.NotebookNode, budget: int = SLIDE_BUDGET) -> 
     return nb
 
 
-def write_index(out: pathlib.Path, pages: list[tuple[str, str]], heading: str, blurb: str) -> None:
+def write_index(
+    out: pathlib.Path, pages: list[tuple[str, str]], heading: str, blurb: str, lang: str = "en", switch: str = ""
+) -> None:
     items = "\n".join(f'  <li><a href="{html.escape(href)}">{html.escape(title)}</a></li>' for href, title in pages)
     out.joinpath("index.html").write_text(
         f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{heading}</title>
 <style>body {{ font-family: sans-serif; max-width: 46em; margin: 2em auto; line-height: 1.5; }}
 li {{ margin: .3em 0; }}</style></head>
 <body>
+<p class="rnnlab-lang">{switch}</p>
 <h1>{heading}</h1>
 <p>{blurb}</p>
 <ol class="rnnlab-course">
@@ -173,33 +188,46 @@ li {{ margin: .3em 0; }}</style></head>
     )
 
 
-def build(kind: str, out: pathlib.Path) -> list[pathlib.Path]:
+# Each edition: (language code, folder below the English one, label of the link to it).
+EDITIONS = {"en": ("", "English"), "zh-CN": ("zh-CN", "简体中文")}
+
+
+def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
+    """Build one edition into ``out``; the English build also builds every translation into ``out/<lang>/``,
+    and each page links to the same page in the other language."""
     from nbconvert import HTMLExporter, SlidesExporter
 
     out.mkdir(parents=True, exist_ok=True)
-    assets = out / "assets"
-    copy_mathjax(assets)
+    assets = "assets" if lang == "en" else "../assets"  # a translation shares the English edition's copy
+    if lang == "en":
+        copy_mathjax(out / assets)
     if kind == "slides":
-        copy_reveal(assets)
+        if lang == "en":
+            copy_reveal(out / assets)
         exporter = SlidesExporter(
             template_name="rnnlab_slides",
             extra_template_basedirs=[str(TEMPLATES)],
-            reveal_url_prefix="assets/reveal",
+            reveal_url_prefix=f"{assets}/reveal",
             reveal_theme="white",
         )
     else:
         exporter = HTMLExporter(template_name="rnnlab_site", extra_template_basedirs=[str(TEMPLATES)])
-    nbs = course()
+    nbs = course(None if lang == "en" else lang)
     suffix = ".slides.html" if kind == "slides" else ".html"
+    other = "zh-CN" if lang == "en" else "en"
+    other_dir = f"{EDITIONS[other][0]}/" if lang == "en" else "../"
     names = [path.stem + suffix for path, _, _ in nbs]
     written = []
     for k, (_path, nb, title) in enumerate(nbs):
         resources = {
             "metadata": {"name": title},
             "rnnlab": {
-                "assets": "assets",
+                "assets": assets,
                 "prev": names[k - 1] if k > 0 else None,
                 "next": names[k + 1] if k + 1 < len(names) else None,
+                "lang": lang,
+                "other_lang": {"href": other_dir + names[k], "label": EDITIONS[other][1]},
+                "labels": LABELS[lang],
             },
         }
         page = for_static_pages(nb, kind == "slides")
@@ -210,22 +238,39 @@ def build(kind: str, out: pathlib.Path) -> list[pathlib.Path]:
         target.write_text(body, encoding="utf-8")
         written.append(target)
     pages = [(name, title) for name, (_, _, title) in zip(names, nbs)]
-    if kind == "slides":
-        write_index(
-            out,
-            pages,
-            "rnnlab — lecture slides",
-            "One reveal.js deck per notebook (solutions left out). Arrow keys to move, "
-            "<kbd>S</kbd> for speaker notes, <kbd>Esc</kbd> for the overview.",
-        )
-    else:
-        write_index(
-            out,
-            pages,
-            "rnnlab — recurrent neural networks in PyTorch",
-            "The executed course, in order. To run and change the code, use JupyterLab: <code>make lab</code>.",
-        )
+    heading, blurb = INDEX_TEXT[(kind, lang)]
+    switch = f'<a href="{other_dir}index.html" hreflang="{other}">{EDITIONS[other][1]}</a>'
+    write_index(out, pages, heading, blurb, lang="zh-CN" if lang == "zh-CN" else "en", switch=switch)
+    if lang == "en":
+        for code, (folder, _) in EDITIONS.items():
+            if code != "en":
+                written += build(kind, out / folder, code)
     return written
+
+
+LABELS = {
+    "en": {"home": "rnnlab course", "prev": "← previous", "next": "next →"},
+    "zh-CN": {"home": "rnnlab 课程", "prev": "← 上一节", "next": "下一节 →"},
+}
+INDEX_TEXT = {
+    ("slides", "en"): (
+        "rnnlab — lecture slides",
+        "One reveal.js deck per notebook (solutions left out). Arrow keys to move, "
+        "<kbd>S</kbd> for speaker notes, <kbd>Esc</kbd> for the overview.",
+    ),
+    ("site", "en"): (
+        "rnnlab — recurrent neural networks in PyTorch",
+        "The executed course, in order. To run and change the code, use JupyterLab: <code>make lab</code>.",
+    ),
+    ("slides", "zh-CN"): (
+        "rnnlab — 课堂幻灯片",
+        "每个笔记本一套 reveal.js 幻灯片（不含参考答案）。方向键翻页，<kbd>S</kbd> 打开讲者备注，<kbd>Esc</kbd> 查看总览。",
+    ),
+    ("site", "zh-CN"): (
+        "rnnlab — 用 PyTorch 学循环神经网络",
+        "已执行的课程，按顺序排列。要运行和修改代码，请使用 JupyterLab：<code>make lab LANG=zh</code>。",
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
