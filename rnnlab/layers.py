@@ -368,8 +368,7 @@ class RNN(_RNNBase):
         check_nonlinearity(nonlinearity)
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(
-            mode,
+        shared = (
             input_size,
             hidden_size,
             num_layers,
@@ -377,10 +376,8 @@ class RNN(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            0,
-            device,
-            dtype,
-        )
+        )  # RNN, LSTM, GRU alike
+        super().__init__(mode, *shared, proj_size=0, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
         w_hh_t, act = self._param("weight_hh", k, d).t(), self.nonlinearity  # (H, H)
@@ -429,8 +426,7 @@ class LSTM(_RNNBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(
-            "LSTM",
+        shared = (
             input_size,
             hidden_size,
             num_layers,
@@ -438,10 +434,8 @@ class LSTM(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            proj_size,
-            device,
-            dtype,
-        )
+        )  # RNN, LSTM, GRU alike
+        super().__init__("LSTM", *shared, proj_size=proj_size, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
         # The g rows doubled once per forward, so each step needs one sigmoid for all four
@@ -500,8 +494,7 @@ class GRU(_RNNBase):
         proj_size: int = 0,
     ) -> None:
         check_no_projection(proj_size)
-        super().__init__(
-            "GRU",
+        shared = (
             input_size,
             hidden_size,
             num_layers,
@@ -509,10 +502,8 @@ class GRU(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            0,
-            device,
-            dtype,
-        )
+        )  # RNN, LSTM, GRU alike
+        super().__init__("GRU", *shared, proj_size=0, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
         b_hh = self._param("bias_hh", k, d)  # stays in the step: b_hn sits inside r * (...)
