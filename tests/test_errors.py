@@ -216,7 +216,12 @@ def test_cell_errors(cls):
 def test_lstmcell_c_and_container():
     cell = rnnlab.LSTMCell(I, H)
     x = torch.randn(3, I)
-    with raises(RuntimeError, "hidden1 batch size 2"):
+    with raises(RuntimeError, "hidden1 batch size 2", "hidden1 = hx[1] = c"):
         cell(x, (torch.zeros(3, H), torch.zeros(2, H)))
+    # torch calls h "hx[0]" in rank errors and "hidden0" in size errors; rnnlab ties the two names to h
+    with raises(ValueError, "Expected hx[0] to be 1D or 2D"):
+        cell(x, (torch.zeros(1, 3, H), torch.zeros(3, H)))
+    with raises(RuntimeError, "hidden0 has inconsistent hidden_size: got 7, expected 6", "hidden0 = hx[0] = h"):
+        cell(x, (torch.zeros(3, 7), torch.zeros(3, H)))
     with raises(TypeError, "pair (h, c)", "Tensor"):
         cell(x, torch.zeros(3, H))
