@@ -153,3 +153,15 @@ def test_a_changed_english_cell_becomes_fuzzy_and_is_not_used(tmp_path, monkeypa
     assert entry.previous_msgid == old and entry.msgid == nb.cells[k].source
     built = nbformat.read(translate.build(LANG, tmp_path / "out")[0], as_version=4)
     assert built.cells[k].source == nb.cells[k].source  # English, not the stale translation
+
+
+def test_chinese_student_copies(tmp_path):
+    """make lab-student LANG=zh: the translated notebooks, solutions replaced by stubs, outputs cleared."""
+    import notebooks as nbtools
+
+    written = nbtools.student(tmp_path, lang=LANG)
+    nb = nbformat.read(written[0], as_version=4)
+    assert "学完本节" in nb.cells[0].source
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert any("NotImplementedError" in c.source for c in nb.cells if c.cell_type == "code")
+    assert not any(c.metadata.get("slideshow", {}).get("slide_type") == "notes" for c in nb.cells)
