@@ -21,7 +21,6 @@ Progress goes to stderr; bad arguments are refused up front with exit code 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -302,7 +301,7 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
         "char counts": char_count_baseline(train, val),
         "char trigrams": char_count_baseline(train, val, 3),
     }
-    _write_outputs(args, model, vocab, dataclasses.asdict(history), labels=labels, baselines=base)
+    _write_outputs(args, model, vocab, history.to_dict(), labels=labels, baselines=base)
     print(
         f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
         + ", ".join(f"{k} {v:.1%}" for k, v in base.items())

@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.data import PAD, CharVocab, fold_name, pad_batch
 from rnnlab.layers import GRU
-from rnnlab.train import device_of, evaluating, optimizer_step
+from rnnlab.train import Record, device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
@@ -215,7 +215,7 @@ class ClassifyConfig:
 
 
 @dataclass
-class ClassifyHistory:
+class ClassifyHistory(Record):
     """Per-epoch mean training loss and accuracies, as returned by :func:`train_classifier`."""
 
     loss: list[float] = field(default_factory=list)

@@ -198,7 +198,7 @@ class _RNNBase(nn.Module):
         L, D, w = self.num_layers, self._directions, self.weight_ih_l0
         if isinstance(input, PackedSequence):
             x, batch_sizes, sorted_idx, unsorted_idx = input
-            check_layer_input(name, x, self.input_size, w)
+            check_layer_input(x, self.input_size, w)
             B, batched = int(batch_sizes[0]), True
         else:
             if input.dim() not in (2, 3):
@@ -210,7 +210,7 @@ class _RNNBase(nn.Module):
             x = input if batched else input.unsqueeze(1)  # (T, 1, I) when unbatched
             if batched and self.batch_first:
                 x = x.transpose(0, 1)  # (T, B, I): always work time-major
-            check_layer_input(name, x, self.input_size, w)
+            check_layer_input(x, self.input_size, w)
             if x.shape[0] == 0:
                 raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
             B, batch_sizes, sorted_idx, unsorted_idx = x.shape[1], None, None, None
@@ -220,7 +220,7 @@ class _RNNBase(nn.Module):
         else:
             expected = [(L * D, B, width) if batched else (L * D, width) for width in widths]
             named = ["proj_size" if self.proj_size else "hidden_size", "hidden_size"]
-            check_layer_states(name, hx, expected, self._state_names, named, batched, w)
+            check_layer_states(hx, expected, self._state_names, named, batched, w)
             if not batched:
                 hx = tuple(s.unsqueeze(1) for s in hx)  # (L*D, 1, ·)
             if sorted_idx is not None:  # hx is in the caller's order; the loops work sorted
@@ -368,15 +368,7 @@ class RNN(_RNNBase):
         check_nonlinearity(nonlinearity)
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        shared = (
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-        )  # RNN, LSTM, GRU alike
+        shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__(mode, *shared, proj_size=0, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
@@ -426,15 +418,7 @@ class LSTM(_RNNBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        shared = (
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-        )  # RNN, LSTM, GRU alike
+        shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__("LSTM", *shared, proj_size=proj_size, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
@@ -494,15 +478,7 @@ class GRU(_RNNBase):
         proj_size: int = 0,
     ) -> None:
         check_no_projection(proj_size)
-        shared = (
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-        )  # RNN, LSTM, GRU alike
+        shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__("GRU", *shared, proj_size=0, device=device, dtype=dtype)
 
     def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:

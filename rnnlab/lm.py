@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab.data import CharVocab, stream_batches
 from rnnlab.models import detach_state
-from rnnlab.train import device_of, evaluating, optimizer_step, sequence_loss
+from rnnlab.train import Record, device_of, evaluating, optimizer_step, sequence_loss
 from rnnlab.validation import positive_ints, positive_number
 
 __all__ = ["tbptt_step", "evaluate", "baselines", "LMConfig", "LMHistory", "train_lm", "sample"]
@@ -126,7 +126,7 @@ class LMConfig:
 
 
 @dataclass
-class LMHistory:
+class LMHistory(Record):
     """What :func:`train_lm` measured: at each evaluation, the step, the characters seen, the
     mean training loss since the previous evaluation and the validation loss (bits/char)."""
 
@@ -134,13 +134,6 @@ class LMHistory:
     chars: list[int] = field(default_factory=list)
     train_bpc: list[float] = field(default_factory=list)
     val_bpc: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LMHistory:
-        return cls(**{k: list(d[k]) for k in ("step", "chars", "train_bpc", "val_bpc")})
 
 
 def train_lm(

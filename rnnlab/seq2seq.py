@@ -12,7 +12,6 @@ at test time it is always its own guess (:func:`greedy_decode`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from rnnlab.cells import GRUCell
 from rnnlab.data import END, PAD, START, CharVocab, pad_batch
 from rnnlab.layers import GRU
-from rnnlab.train import device_of, evaluating, optimizer_step
+from rnnlab.train import Record, device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 
 __all__ = [
@@ -203,19 +202,12 @@ class Seq2SeqConfig:
 
 
 @dataclass
-class Seq2SeqHistory:
+class Seq2SeqHistory(Record):
     """Training loss per step; validation exact match at ``eval_steps``."""
 
     loss: list[float] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
     val_exact: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Seq2SeqHistory:
-        return cls(**{f.name: list(d[f.name]) for f in dataclasses.fields(cls)})
 
 
 def train_seq2seq(

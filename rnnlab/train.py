@@ -31,6 +31,7 @@ __all__ = [
     "optimizer_step",
     "TrainConfig",
     "History",
+    "Record",
     "sequence_loss",
     "fit",
     "predict",
@@ -73,6 +74,17 @@ class TrainConfig:
     early_stop: bool = True
     batch_size: int | None = None
     progress: bool = True
+
+
+class Record:
+    """Base of the training histories: a dataclass of lists that round-trips through JSON."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        return cls(**{f.name: list(d[f.name]) for f in dataclasses.fields(cls)})
 
 
 @dataclass

@@ -184,7 +184,7 @@ def check_cell_call(
     return batched
 
 
-def check_layer_input(module: str, x: Tensor, input_size: int, weight: Tensor) -> None:
+def check_layer_input(x: Tensor, input_size: int, weight: Tensor) -> None:
     """A layer's (time-major, or packed data) input: dtype, device, then feature size, as torch."""
     check_dtype(x, weight, "input", layer=True)
     check_device(x, weight, "input")
@@ -193,7 +193,6 @@ def check_layer_input(module: str, x: Tensor, input_size: int, weight: Tensor) -
 
 
 def check_layer_states(
-    module: str,
     hx: Sequence[Tensor],
     expected: Sequence[tuple[int, ...]],
     names: Sequence[str],

@@ -105,18 +105,15 @@ def student(out_dir: pathlib.Path, keep_existing: bool = False, lang: str | None
     (e.g. ``zh-CN``) the copies are of the translated edition (tools/translate.py).
     Returns the notebooks written.
     """
+    if lang:
+        import translate  # tools/ is on sys.path when this file runs
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in numbered():
         target = out_dir / path.name
         if keep_existing and target.exists():
             continue
-        if lang:
-            import translate  # tools/ is on sys.path when this file runs
-
-            nb = student_copy(translate.translated_notebook(path, lang))
-        else:
-            nb = student_copy(nbformat.read(path, as_version=4))
+        nb = student_copy(translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         nbformat.write(nb, target)
         written.append(target)

@@ -59,15 +59,12 @@ def copy_reveal(assets: pathlib.Path) -> None:
 def course(lang: str | None = None) -> list[tuple[pathlib.Path, nbformat.NotebookNode, str]]:
     """(path, notebook, title) of every numbered notebook, in course order; with ``lang`` (e.g. ``zh-CN``)
     the translated edition built from translations/<lang> (tools/translate.py)."""
+    if lang:
+        sys.path.insert(0, str(ROOT / "tools"))
+        import translate
     out = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb")):
-        if lang:
-            sys.path.insert(0, str(ROOT / "tools"))
-            import translate
-
-            nb = translate.translated_notebook(path, lang)
-        else:
-            nb = nbformat.read(path, as_version=4)
+        nb = translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4)
         title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
         out.append((path, nb, title))
     return out
