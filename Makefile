@@ -28,7 +28,7 @@ COURSE_DIR := $(if $(ZH),$(ZH_NOTEBOOKS),notebooks)
 # Learners' own copies (exercises as stubs), untracked: `git pull` never conflicts with them.
 STUDENT_DIR ?= $(if $(ZH),my-notebooks-zh,my-notebooks)
 
-.PHONY: env test lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides clean FORCE
+.PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides clean FORCE
 
 # The stamp .venv/.installed is written last and records the torch choice. A .venv without it
 # (a first run that failed half-way) or built with another TORCH / TORCH_INDEX is rebuilt from
@@ -65,6 +65,18 @@ test: lint zh
 ## The zh-CN notebooks (code and outputs of the English ones, translated markdown) in build/zh-CN/notebooks.
 zh: env
 	$(PY) tools/translate.py build --lang zh-CN --out $(ZH_NOTEBOOKS) > /dev/null
+
+## The notebooks (English and Chinese) on other CPUs' kernels: ATen's and MKL's generic code paths (no AVX) and
+## AVX2 only (no AVX-512), each with 1 and with 2 threads. Every compared output must match in all four runs, so
+## what a notebook stores holds on any learner's machine, not only on the CPU that wrote it. .ci/run runs it.
+PORTABLE_KERNELS := default:SSE4_2:SSE41 avx2:AVX2:AVX2
+test-portable: zh
+	@set -e; for k in $(PORTABLE_KERNELS); do cap=$${k%%:*}; rest=$${k#*:}; mkl=$${rest%%:*}; dnn=$${rest#*:}; \
+	  for threads in 1 2; do workers=$$(( $(PYTEST_WORKERS) / threads )); [ $$workers -ge 1 ] || workers=1; \
+	    echo "== notebooks on ATEN_CPU_CAPABILITY=$$cap MKL_ENABLE_INSTRUCTIONS=$$mkl ONEDNN_MAX_CPU_ISA=$$dnn, $$threads thread(s)"; \
+	    ATEN_CPU_CAPABILITY=$$cap MKL_ENABLE_INSTRUCTIONS=$$mkl ONEDNN_MAX_CPU_ISA=$$dnn OMP_NUM_THREADS=$$threads \
+	      $(PY) -m pytest -q -p no:cacheprovider -n $$workers --dist loadscope $(NBVAL) notebooks $(ZH_NOTEBOOKS); \
+	  done; done
 
 test-unit: env
 	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests

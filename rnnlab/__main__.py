@@ -200,7 +200,7 @@ def _seq2seq_parsers(sub) -> None:
         default="dates",
         help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'",
     )
-    tr.add_argument("--max-len", type=_positive_int, default=14, help="longest string of the reverse task")
+    tr.add_argument("--max-len", type=_positive_int, default=14, help="longest string of the reverse task (from 2)")
     _model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
     tr.add_argument("--steps", type=_positive_int, default=1000)
     tr.add_argument(
@@ -299,6 +299,7 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
     base = {
         "majority": majority_baseline(train, val),
         "char counts": char_count_baseline(train, val),
+        "char pairs": char_count_baseline(train, val, 2),
         "char trigrams": char_count_baseline(train, val, 3),
     }
     _write_outputs(args, model, vocab, history.to_dict(), labels=labels, baselines=base)
@@ -327,13 +328,17 @@ def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
 
     if task == "dates":
         return date_pairs(20000, seed=0), date_pairs(1000, seed=1, held_out=True)
-    return reversal_pairs(20000, 1, max_len, seed=0), reversal_pairs(1000, 1, max_len, seed=1)
+    return reversal_pairs(20000, 2, max_len, seed=0), reversal_pairs(1000, 2, max_len, seed=1)  # notebook 11's
 
 
 def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
     from rnnlab.data import END, PAD, START, CharVocab
     from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, train_seq2seq
 
+    if args.task == "reverse" and args.max_len < 2:
+        ap.error(
+            f"--max-len must be at least 2 (the reverse task's strings have 2 to --max-len letters), got {args.max_len}"
+        )
     _check_outputs(ap, args)
     train, val = _task_pairs(args.task, args.max_len)
     vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
@@ -354,6 +359,11 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
         f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
         f"held-out exact match {history.val_exact[-1]:.1%}"
     )
+    if args.task == "reverse":
+        print(
+            "by length: "
+            + "  ".join(f"{n}: {a:.0%}" for n, a in zip(history.final_lengths, history.final_exact_by_length))
+        )
     return 0
 
 
@@ -433,8 +443,7 @@ def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
         ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
     if args.top_k is not None and args.top_k > len(vocab):
         ap.error(f"--top-k must be at most the vocabulary size {len(vocab)}")
-    device = get_device()
-    g = torch.Generator(device=device).manual_seed(args.seed)
+    g = torch.Generator().manual_seed(args.seed)  # sample() draws on the CPU: the same text on any device
     print(sample(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g))
     return 0
 

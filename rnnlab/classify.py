@@ -216,11 +216,13 @@ class ClassifyConfig:
 
 @dataclass
 class ClassifyHistory(Record):
-    """Per-epoch mean training loss and accuracies, as returned by :func:`train_classifier`."""
+    """Per-epoch mean training loss and accuracies, as returned by :func:`train_classifier`; after
+    the last epoch, the validation confusion matrix (``final_confusion[true][predicted]``, counts)."""
 
     loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
+    final_confusion: list[list[int]] = field(default_factory=list)
 
 
 def train_classifier(
@@ -260,6 +262,7 @@ def train_classifier(
         bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}", refresh=False)
         if on_epoch is not None:
             on_epoch(epoch, history)
+    history.final_confusion = confusion_matrix(model, val, vocab, model.out.out_features).tolist()
     return history
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "zen_of_python",
     "python_docs_text",
     "split_text",
+    "repeated_lines",
     "stream_batches",
     "PAD",
     "START",
@@ -198,15 +199,33 @@ def python_docs_text() -> str:
     return "\n\n".join(topics[k].strip() for k in sorted(topics))
 
 
-def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
-    """A fixed train/validation split: the last ``val_fraction`` of the text is validation
-    (contiguous, never shuffled, so no validation sentence leaks into training)."""
+def split_text(text: str, val_fraction: float = 0.1, drop_repeated: int | None = 40) -> tuple[str, str]:
+    """A fixed train/validation split: the last ``val_fraction`` of the text is validation.
+
+    The validation part is one piece of the text, never shuffled. A text can still repeat itself
+    (``pydoc_data.topics`` repeats whole paragraphs between topics), so validation lines of at
+    least ``drop_repeated`` characters that also stand as a line of the training part are removed
+    from validation: a model that memorised them would look better than it is. ``None`` keeps the
+    validation part whole. :func:`repeated_lines` measures the overlap.
+    """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     cut = int(len(text) * (1 - val_fraction))
     if cut < 2 or len(text) - cut < 2:
         raise ValueError(f"text of {len(text)} characters is too short to split at {val_fraction}")
-    return text[:cut], text[cut:]
+    train, val = text[:cut], text[cut:]
+    if drop_repeated is not None:
+        seen = set(repeated_lines(train, val, drop_repeated))
+        val = "\n".join(line for line in val.split("\n") if line not in seen)
+    return train, val
+
+
+def repeated_lines(train: str, val: str, min_len: int = 40) -> list[str]:
+    """The lines of ``val`` with at least ``min_len`` characters that also stand as a line of ``train``."""
+    if min_len < 1:
+        raise ValueError(f"min_len must be >= 1, got {min_len}")
+    train_lines = set(train.split("\n"))
+    return [line for line in val.split("\n") if len(line) >= min_len and line in train_lines]
 
 
 def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Tensor, Tensor]]:

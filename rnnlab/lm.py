@@ -207,7 +207,9 @@ def sample(
     and feeds it back. Low temperature: safer, more repetitive; high: more varied, more errors.
 
     Args:
-        generator: a seeded ``torch.Generator`` (on the model's device) for repeatable samples.
+        generator: a seeded CPU ``torch.Generator`` for repeatable samples. The draws are made on the
+            CPU whatever the model's device, so a seed gives the same sample on a GPU as on a CPU
+            (a CUDA generator would draw other numbers).
 
     Returns:
         The prompt followed by the sampled characters.
@@ -229,7 +231,8 @@ def sample(
             if top_k is not None:
                 kth = last.topk(top_k).values[-1]
                 last = last.masked_fill(last < kth, -math.inf)
-            k = torch.multinomial(torch.softmax(last, -1), 1, generator=generator)  # (1,)
-            out.append(int(k))
-            logits, state = model(k.view(1, 1), state)
+            probs = torch.softmax(last.float(), -1).cpu()  # (V,): drawn on the CPU, see `generator`
+            k = int(torch.multinomial(probs, 1, generator=generator))
+            out.append(k)
+            logits, state = model(torch.tensor([[k]], device=x.device), state)
     return prompt + vocab.decode(out)

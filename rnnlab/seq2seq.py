@@ -33,6 +33,8 @@ __all__ = [
     "greedy_decode",
     "translate",
     "exact_match",
+    "exact_match_by_length",
+    "char_accuracy",
     "Seq2SeqConfig",
     "Seq2SeqHistory",
     "train_seq2seq",
@@ -176,9 +178,45 @@ def translate(
 
 def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> float:
     """Fraction of pairs whose greedy output equals the target exactly."""
+    return sum(_exact_hits(model, pairs, vocab)) / len(pairs)
+
+
+def exact_match_by_length(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> dict[int, float]:
+    """Exact match of the greedy outputs for each source length: ``{length: fraction}``, lengths ascending."""
+    hits: dict[int, list[bool]] = {}
+    for (s, _), hit in zip(pairs, _exact_hits(model, pairs, vocab)):
+        hits.setdefault(len(s), []).append(hit)
+    return {n: sum(v) / len(v) for n, v in sorted(hits.items())}
+
+
+def _exact_hits(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> list[bool]:
     max_len = max(len(t) for _, t in pairs) + 2
     got = translate(model, [s for s, _ in pairs], vocab, max_len=max_len)
-    return sum(g == t for g, (_, t) in zip(got, pairs)) / len(pairs)
+    return [g == t for g, (_, t) in zip(got, pairs)]
+
+
+def char_accuracy(
+    model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab, teacher_forcing: float, batch_size: int = 512
+) -> float:
+    """Fraction of target characters (``END`` included) predicted right, each step reading the true
+    previous character (``teacher_forcing=1``) or the decoder's own previous output (``0``).
+
+    The gap between the two is *exposure bias*: what reading its own outputs, never seen in
+    training under teacher forcing, costs the model.
+    """
+    if teacher_forcing not in (0, 1):
+        raise ValueError(f"teacher_forcing must be 0 or 1 here (a mix would need coin flips), got {teacher_forcing}")
+    device, pad = device_of(model), vocab.index(PAD)
+    right = total = 0
+    with evaluating(model):
+        for i in range(0, len(pairs), batch_size):
+            src, lengths, tgt_in, tgt_out = make_batch(pairs[i : i + batch_size], vocab)
+            tgt_out = tgt_out.to(device)
+            pred = model(src.to(device), lengths, tgt_in.to(device), teacher_forcing=teacher_forcing).argmax(-1)
+            real = tgt_out != pad  # (T, B)
+            right += (pred == tgt_out)[real].sum().item()
+            total += real.sum().item()
+    return right / total
 
 
 @dataclass
@@ -203,11 +241,18 @@ class Seq2SeqConfig:
 
 @dataclass
 class Seq2SeqHistory(Record):
-    """Training loss per step; validation exact match at ``eval_steps``."""
+    """Training loss per step; at ``eval_steps`` (1-based), the validation exact match and the
+    per-character accuracy reading the true (``val_char_forced``) or the model's own
+    (``val_char_free``) previous characters; after the last step, exact match per source length
+    (``final_lengths``, ``final_exact_by_length``)."""
 
     loss: list[float] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
     val_exact: list[float] = field(default_factory=list)
+    val_char_forced: list[float] = field(default_factory=list)
+    val_char_free: list[float] = field(default_factory=list)
+    final_lengths: list[int] = field(default_factory=list)
+    final_exact_by_length: list[float] = field(default_factory=list)
 
 
 def train_seq2seq(
@@ -246,7 +291,11 @@ def train_seq2seq(
         if step % config.eval_every == 0 or step == config.steps:
             history.eval_steps.append(step)
             history.val_exact.append(exact_match(model, val, vocab))
+            history.val_char_forced.append(char_accuracy(model, val, vocab, teacher_forcing=1))
+            history.val_char_free.append(char_accuracy(model, val, vocab, teacher_forcing=0))
             bar.set_postfix(loss=f"{loss.item():.3f}", exact=f"{history.val_exact[-1]:.3f}", refresh=False)
             if on_eval is not None:
                 on_eval(step, history)
+    by_length = exact_match_by_length(model, val, vocab)
+    history.final_lengths, history.final_exact_by_length = list(by_length), list(by_length.values())
     return history

@@ -84,7 +84,13 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: dict):
-        return cls(**{f.name: list(d[f.name]) for f in dataclasses.fields(cls)})
+        """The record a :meth:`to_dict` wrote; a field missing from ``d`` (a history written before the
+        field existed) is left empty, a name that is not a field is refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {unknown}; it has {sorted(names)}")
+        return cls(**{name: list(d[name]) for name in names if name in d})
 
 
 @dataclass
