@@ -66,17 +66,21 @@ test: lint zh
 zh: env
 	$(PY) tools/translate.py build --lang zh-CN --out $(ZH_NOTEBOOKS) > /dev/null
 
-## The notebooks (English and Chinese) on other CPUs' kernels: ATen's and MKL's generic code paths (no AVX) and
-## AVX2 only (no AVX-512), each with 1 and with 2 threads. Every compared output must match in all four runs, so
-## what a notebook stores holds on any learner's machine, not only on the CPU that wrote it. .ci/run runs it.
-PORTABLE_KERNELS := default:SSE4_2:SSE41 avx2:AVX2:AVX2
+## The notebooks (English and Chinese) on other CPUs' kernels: ATen's, MKL's and oneDNN's generic code paths (no
+## AVX) and AVX2 only (no AVX-512), each with 1 and with 2 threads. Every compared output must match in all four
+## runs, so what a notebook stores holds on any learner's machine, not only on the CPU that wrote it. .ci/run runs it.
+# Each run: ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA, threads (2 threads: one pytest worker).
+PORTABLE_RUNS := default,SSE4_2,SSE41,1 default,SSE4_2,SSE41,2 avx2,AVX2,AVX2,1 avx2,AVX2,AVX2,2
+comma := ,
+portable_env = ATEN_CPU_CAPABILITY=$(word 1,$(1)) MKL_ENABLE_INSTRUCTIONS=$(word 2,$(1)) ONEDNN_MAX_CPU_ISA=$(word 3,$(1)) OMP_NUM_THREADS=$(word 4,$(1))
+define portable_run
+	@echo "== the notebooks with $(call portable_env,$(1))"
+	$(call portable_env,$(1)) $(PY) -m pytest -q -p no:cacheprovider -n $(if $(filter 1,$(word 4,$(1))),$(PYTEST_WORKERS),1) --dist loadscope $(NBVAL) notebooks $(ZH_NOTEBOOKS)
+
+endef
+
 test-portable: zh
-	@set -e; for k in $(PORTABLE_KERNELS); do cap=$${k%%:*}; rest=$${k#*:}; mkl=$${rest%%:*}; dnn=$${rest#*:}; \
-	  for threads in 1 2; do workers=$$(( $(PYTEST_WORKERS) / threads )); [ $$workers -ge 1 ] || workers=1; \
-	    echo "== notebooks on ATEN_CPU_CAPABILITY=$$cap MKL_ENABLE_INSTRUCTIONS=$$mkl ONEDNN_MAX_CPU_ISA=$$dnn, $$threads thread(s)"; \
-	    ATEN_CPU_CAPABILITY=$$cap MKL_ENABLE_INSTRUCTIONS=$$mkl ONEDNN_MAX_CPU_ISA=$$dnn OMP_NUM_THREADS=$$threads \
-	      $(PY) -m pytest -q -p no:cacheprovider -n $$workers --dist loadscope $(NBVAL) notebooks $(ZH_NOTEBOOKS); \
-	  done; done
+	$(foreach run,$(PORTABLE_RUNS),$(call portable_run,$(subst $(comma), ,$(run))))
 
 test-unit: env
 	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests

@@ -236,6 +236,7 @@ def test_training_beats_the_baselines_and_predicts(groups):
     assert hist.val_acc[-1] > char_count_baseline(train, val) + 0.05 > majority_baseline(train, val) + 0.3
     cm = confusion_matrix(model, val, vocab, len(labels))
     assert cm.sum() == len(val) and cm.trace().item() / len(val) == pytest.approx(hist.val_acc[-1])
+    assert hist.final_confusion == cm.tolist()  # stored with the history, for the notebook's seed study
     top = predict_names(model, ["Kowalczyk", "Łukasiewicz"], vocab, labels, top_k=3)
     assert [lang for lang, _ in top[0]][0] == "Polish" and len(top[1]) == 3
     assert all(p1 >= p2 for row in top for (_, p1), (_, p2) in zip(row, row[1:]))

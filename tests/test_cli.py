@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -165,6 +166,17 @@ def test_seq2seq_train_save_run(tmp_path, capsys):
     assert [line.split(" -> ")[0] for line in lines] == ["3 March 2021", "Mar 3 2021"]
 
 
+def test_seq2seq_reverse_reports_and_stores_exact_match_by_length(tmp_path, capsys):
+    hist = tmp_path / "rev.json"
+    args = ["seq2seq", "train", "--task", "reverse", "--max-len", "5", "--steps", "4", "--eval-every", "2"]
+    assert main([*args, "--hidden-size", "8", "--history", str(hist), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "by length: 2: " in out and " 5: " in out and " 6: " not in out
+    h = json.loads(hist.read_text())["history"]
+    assert h["final_lengths"] == [2, 3, 4, 5] and len(h["final_exact_by_length"]) == 4
+    assert h["eval_steps"] == [2, 4] and len(h["val_char_forced"]) == len(h["val_char_free"]) == 2
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -176,6 +188,7 @@ def test_seq2seq_train_save_run(tmp_path, capsys):
         (["seq2seq", "train", "--teacher-forcing", "nan"], "expected a number in [0, 1]"),
         (["seq2seq", "train", "--steps", "-3"], "expected a positive integer"),
         (["seq2seq", "run", "--checkpoint", "/nonexistent.pt", "x"], "no such file"),
+        (["seq2seq", "train", "--task", "reverse", "--max-len", "1"], "--max-len must be at least 2"),
     ],
 )
 def test_names_and_seq2seq_bad_arguments_exit_2(args, message, capsys):

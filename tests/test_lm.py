@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.checks import CheckFailed, check_tbptt_step
-from rnnlab.data import CharVocab, python_docs_text, split_text, stream_batches, zen_of_python
+from rnnlab.data import CharVocab, python_docs_text, repeated_lines, split_text, stream_batches, zen_of_python
 from rnnlab.lm import tbptt_step
 from rnnlab.models import CharLM, detach_state
 
@@ -41,6 +41,28 @@ def test_split_text():
             split_text("abcdefghij", bad)
     with pytest.raises(ValueError, match="too short"):
         split_text("abc", 0.1)
+
+
+def test_split_text_drops_validation_lines_seen_in_training():
+    seen = "a line that the text repeats, word for word"
+    text = f"{seen}\nsome training text here\n" + "x" * 40 + f"\nfresh validation line\n{seen}\nshort\nend"
+    whole_train, whole_val = split_text(text, 0.3, drop_repeated=None)
+    assert whole_train + whole_val == text and seen in whole_val
+    assert repeated_lines(whole_train, whole_val, min_len=40) == [seen]
+    assert repeated_lines(whole_train, whole_val, min_len=len(seen) + 1) == []  # too short to count
+    train, val = split_text(text, 0.3)  # drop_repeated=40 by default
+    assert train == whole_train and val == whole_val.replace(seen + "\n", "") and "short" in val
+    assert repeated_lines(train, val) == []
+    with pytest.raises(ValueError, match="min_len"):
+        repeated_lines(train, val, min_len=0)
+
+
+def test_the_docs_split_keeps_no_repeated_validation_line():
+    train, val = split_text(python_docs_text(), 0.1)
+    whole_train, whole_val = split_text(python_docs_text(), 0.1, drop_repeated=None)
+    dropped = repeated_lines(whole_train, whole_val)
+    assert len(dropped) > 20 and not repeated_lines(train, val)  # pydoc_data.topics repeats whole paragraphs
+    assert len(whole_val) - len(val) == sum(len(line) + 1 for line in dropped)
 
 
 def test_stream_batches_rows_continue_across_chunks():

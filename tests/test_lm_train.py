@@ -103,6 +103,19 @@ def test_sample_is_seeded_and_respects_top_k(zen):
         sample(model, vocab, "")
 
 
+def test_sample_draws_on_the_cpu_so_a_seed_repeats_on_any_device(zen, monkeypatch):
+    vocab, _, _ = zen
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), "lstm", 8, 16)
+    expected = sample(model, vocab, "The ", 30, generator=torch.Generator().manual_seed(5))
+    draws, real = [], torch.multinomial
+    monkeypatch.setattr(torch, "multinomial", lambda p, n, **kw: draws.append(p.device.type) or real(p, n, **kw))
+    assert sample(model.double(), vocab, "The ", 30, generator=torch.Generator().manual_seed(5)) == expected
+    assert draws == ["cpu"] * 30  # float64 model, same text: probabilities are drawn from as float32 on the CPU
+    if torch.cuda.is_available():
+        assert sample(model.float().cuda(), vocab, "The ", 30, generator=torch.Generator().manual_seed(5)) == expected
+
+
 def test_charlm_checkpoint_round_trip(tmp_path, zen):
     vocab, _, val = zen
     torch.manual_seed(0)

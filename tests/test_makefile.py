@@ -125,3 +125,22 @@ def test_student_copies_are_untracked_and_never_overwritten(tmp_path):
     mine.write_text(mine.read_text().replace('"cells": [', '"cells": [ ', 1) + "\n# my own attempt\n")
     again = nbtools.student(tmp_path / "mine", keep_existing=True)
     assert mine not in again and "my own attempt" in mine.read_text()
+
+
+def test_portability_run_covers_generic_and_avx2_kernels_with_one_and_two_threads(tmp_path):
+    venv = tmp_path / "v"
+    stamp(venv, "torch==2.13.0 auto")
+    runs = [line for line in make("-n", "test-portable", f"VENV={venv}").stdout.splitlines() if "-m pytest" in line]
+    settings = {
+        (r.split("ATEN_CPU_CAPABILITY=")[1].split()[0], r.split("OMP_NUM_THREADS=")[1].split()[0]) for r in runs
+    }
+    assert settings == {("default", "1"), ("default", "2"), ("avx2", "1"), ("avx2", "2")}
+    for run in runs:
+        assert "--nbval" in run and "notebooks build/zh-CN/notebooks" in run, "English and Chinese notebooks"
+        # the generic kernels are asked of every library that has its own: ATen, MKL, oneDNN
+        assert ("MKL_ENABLE_INSTRUCTIONS=SSE4_2" in run) == ("ONEDNN_MAX_CPU_ISA=SSE41" in run) == ("=default" in run)
+        # two threads each on two cores would fight: one worker then
+        assert ("-n 1 " in run) == ("OMP_NUM_THREADS=2" in run)
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line.strip() for line in ci.splitlines() if line.strip().startswith("make ")]
+    assert commands == ["make test", "make test-portable"]

@@ -12,7 +12,9 @@ from rnnlab.data import END, PAD, START, CharVocab, date_pairs, reversal_pairs
 from rnnlab.seq2seq import (
     Seq2Seq,
     Seq2SeqConfig,
+    char_accuracy,
     exact_match,
+    exact_match_by_length,
     greedy_decode,
     make_batch,
     token_loss,
@@ -172,6 +174,41 @@ def test_training_learns_dates_and_translates():
     with pytest.raises(ValueError, match=r"characters \['\?'\] are not in the vocabulary"):
         translate(m, ["3 March 2021?"], v)
     assert type(hist).from_dict(hist.to_dict()) == hist
+    # exposure bias and exact match by length, recorded for the notebook's stored runs
+    assert hist.val_char_forced[-1] == char_accuracy(m, val, v, teacher_forcing=1)
+    assert hist.val_char_free[-1] == char_accuracy(m, val, v, teacher_forcing=0)
+    by_length = exact_match_by_length(m, val, v)
+    assert hist.final_lengths == list(by_length) == sorted({len(s) for s, _ in val})
+    assert hist.final_exact_by_length == list(by_length.values())
+
+
+def test_char_accuracy_counts_every_real_target_character_and_end():
+    pairs = reversal_pairs(40, 2, 9, seed=4)
+    v = _vocab(pairs)
+    torch.manual_seed(1)
+    m = Seq2Seq(len(v), 8, 16)
+    src, lengths, tgt_in, tgt_out = make_batch(pairs, v)
+    real = tgt_out != v.index(PAD)
+    assert real.sum().item() == sum(len(t) + 1 for _, t in pairs)  # END counts too, padding does not
+    with torch.no_grad():
+        for tf in (1, 0):
+            pred = m(src, lengths, tgt_in, teacher_forcing=tf).argmax(-1)
+            expected = (pred == tgt_out)[real].sum().item() / real.sum().item()
+            # batches of 7 pad differently, and still count the same characters
+            assert char_accuracy(m, pairs, v, teacher_forcing=tf, batch_size=7) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="teacher_forcing must be 0 or 1"):
+        char_accuracy(m, pairs, v, teacher_forcing=0.5)
+
+
+def test_exact_match_by_length_weights_back_to_exact_match():
+    pairs = reversal_pairs(60, 2, 6, seed=5)
+    v = _vocab(pairs)
+    torch.manual_seed(2)
+    m = Seq2Seq(len(v), 8, 16)
+    by_length = exact_match_by_length(m, pairs, v)
+    counts = {n: sum(len(s) == n for s, _ in pairs) for n in by_length}
+    assert list(by_length) == sorted(counts) and all(0 <= a <= 1 for a in by_length.values())
+    assert sum(by_length[n] * counts[n] for n in counts) / len(pairs) == pytest.approx(exact_match(m, pairs, v))
 
 
 def test_seq2seq_config_and_model_validation():

@@ -155,3 +155,13 @@ def test_shared_argument_checks():
             positive_number("lr", bad)
     with pytest.raises(ValueError, match="impl must be one of 'rnnlab', 'torch', got 'keras'"):
         one_of("impl", "keras", ("rnnlab", "torch"))
+
+
+def test_record_reads_older_histories_and_refuses_unknown_fields():
+    from rnnlab.seq2seq import Seq2SeqHistory
+
+    old = {"loss": [1.0, 0.5], "eval_steps": [2], "val_exact": [0.25]}  # written before exposure bias was recorded
+    h = Seq2SeqHistory.from_dict(old)
+    assert h.loss == [1.0, 0.5] and h.val_char_forced == [] and h.final_lengths == []
+    with pytest.raises(ValueError, match=r"no field\(s\) \['val_exactness'\]"):
+        Seq2SeqHistory.from_dict({**old, "val_exactness": [0.3]})
