@@ -19,9 +19,8 @@ import time
 
 import torch
 
-from rnnlab.data import CharVocab, python_docs_text, split_text, stream_batches
-from rnnlab.lm import baselines, tbptt_step, train_lm
-from rnnlab.models import CharLM
+from rnnlab.lm import CharLM, baselines, python_docs_text, split_text, stream_batches, tbptt_step, train_lm
+from rnnlab.vocab import CharVocab
 
 SIZE = {"embedding_dim": 32, "hidden_size": 128}
 BATCH, SEQ_LEN = 256, 32

@@ -1,4 +1,9 @@
-"""Classifying variable-length sequences: a bidirectional GRU over packed batches.
+"""The third task: classifying variable-length sequences, surnames by language, with a
+bidirectional GRU over packed batches.
+
+In the order every task file here follows: the data (surname lists that ship with the ``faker``
+package, folded and split by class), the model, the batches, the baselines, the config and
+history, the loop :func:`train_classifier`, then accuracy, confusion matrix and predictions.
 
 The model reads a whole name and gives one label: ``Embedding`` → bidirectional ``GRU`` over a
 ``PackedSequence`` (so no step ever reads padding) → ``Linear`` on a summary of the sequence.
@@ -13,8 +18,14 @@ confusion matrix and top-k predictions for new names.
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Callable, Sequence
+import random
+import re
+import unicodedata
+import warnings
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -22,12 +33,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnlab.data import PAD, CharVocab, fold_name, pad_batch
 from rnnlab.layers import GRU
-from rnnlab.train import Record, device_of, evaluating, optimizer_step
+from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
+from rnnlab.vocab import PAD, CharVocab, pad_batch
 
 __all__ = [
+    "FAKER_VERSION",
+    "SURNAME_LOCALES",
+    "fold_name",
+    "surnames",
+    "split_labelled",
     "NameClassifier",
     "masked_mean",
     "final_states",
@@ -43,6 +59,112 @@ __all__ = [
 ]
 
 
+# -- data: surnames by language, from the lists that the faker package ships ---------------------
+FAKER_VERSION = "40.63.0"  # the pinned release whose lists give the stored notebook results
+
+SURNAME_LOCALES: dict[str, tuple[str, ...]] = {
+    "Czech": ("cs_CZ",),
+    "Dutch": ("nl_NL",),
+    "English": ("en_GB",),
+    "Finnish": ("fi_FI",),
+    "French": ("fr_FR",),
+    "German": ("de_DE", "de_AT"),
+    "Italian": ("it_IT",),
+    "Polish": ("pl_PL",),
+    "Spanish": ("es_ES",),
+    "Swedish": ("sv_SE",),
+}
+
+_FOLD = {"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"}
+
+_NAME_ATTRS = (
+    "last_names",
+    "unisex_last_names",
+    "male_last_names",
+    "female_last_names",
+    "last_names_male",
+    "last_names_female",
+)
+
+
+def fold_name(name: str) -> str:
+    """Lower case, accents removed, a few letters spelt out (``ł`` → ``l``, ``ß`` → ``ss``):
+    ``"Łukasiewicz"`` → ``"lukasiewicz"``, ``"Müller"`` → ``"muller"``. Diacritics would give
+    most languages away at a glance; folded, the network must learn spelling patterns."""
+    name = "".join(_FOLD.get(c, c) for c in name.strip().lower())
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+def _locale_surnames(locale: str) -> list[str]:
+    provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    return [n for attr in _NAME_ATTRS for n in getattr(provider, attr, ())]
+
+
+def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]:
+    """Surnames by language, from the per-locale lists of the ``faker`` package (MIT licence).
+
+    Names are folded with :func:`fold_name` and kept when made of ``a-z``, space, ``'`` and
+    ``-``; a name found under two languages (``"adam"``: German and French) is dropped, so every
+    label is unambiguous. Languages with more than ``max_per_language`` names keep a seeded
+    random sample of that many, so no class swamps the others.
+
+    Returns:
+        ``{language: sorted names}`` for the languages of :data:`SURNAME_LOCALES`.
+
+    Raises:
+        RuntimeError: when faker is not installed.
+    """
+    try:
+        import faker
+    except ImportError as e:
+        raise RuntimeError(f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}") from e
+    if faker.VERSION != FAKER_VERSION:
+        warnings.warn(
+            f"faker {faker.VERSION} is installed; the course's results were measured "
+            f"with faker=={FAKER_VERSION}, whose lists may differ",
+            stacklevel=2,
+        )
+    ok = re.compile(r"[a-z][a-z '-]*[a-z]")
+    by_lang = {
+        lang: {n for loc in locales for n in map(fold_name, _locale_surnames(loc)) if ok.fullmatch(n)}
+        for lang, locales in SURNAME_LOCALES.items()
+    }
+    seen = Counter(n for names in by_lang.values() for n in names)  # languages listing each name
+    rng = random.Random(seed)
+    out = {}
+    for lang, names in by_lang.items():
+        unique = sorted(n for n in names if seen[n] == 1)
+        out[lang] = sorted(rng.sample(unique, max_per_language)) if len(unique) > max_per_language else unique
+    return out
+
+
+def split_labelled(
+    groups: dict[str, list[str]], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """A stratified, seeded train/validation split of ``{label: items}``.
+
+    Every label loses the same fraction of its items to validation, so both halves keep the
+    class balance. Labels are numbered in the dict's order.
+
+    Returns:
+        ``(train, val)``: lists of ``(item, label_index)``, each shuffled.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    rng = random.Random(seed)
+    train, val = [], []
+    for k, items in enumerate(groups.values()):
+        items = list(items)
+        rng.shuffle(items)
+        n_val = max(1, round(len(items) * val_fraction))
+        val += [(x, k) for x in items[:n_val]]
+        train += [(x, k) for x in items[n_val:]]
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return train, val
+
+
+# -- the model -------------------------------------------------------------------------------
 def masked_mean(output: Tensor, lengths: Tensor, batch_first: bool = False) -> Tensor:
     """The mean of each sequence's outputs over its own valid steps, ignoring the padding.
 
@@ -146,7 +268,7 @@ class NameClassifier(nn.Module):
 def encode_names(names: Sequence[str], vocab: CharVocab) -> tuple[Tensor, Tensor]:
     """Names → ``(B, T)`` padded indices (pad = ``vocab.index(PAD)``) and ``(B,)`` CPU lengths.
 
-    Names are folded (:func:`rnnlab.data.fold_name`) first, so ``"Müller"`` reads as ``"muller"``.
+    Names are folded (:func:`fold_name`) first, so ``"Müller"`` reads as ``"muller"``.
     """
     folded = [fold_name(n) for n in names]
     for raw, n in zip(names, folded):
@@ -205,8 +327,9 @@ class ClassifyConfig:
     epochs: int = 4
     batch_size: int = 32
     lr: float = 3e-3
-    seed: int = 0  # shuffling order of each epoch: seed + epoch
+    seed: int = 0  # shuffling order of epoch k (1-based): seed + k - 1
     clip: float | None = 1.0  # max gradient norm; None = no clipping
+    progress: bool = True  # a tqdm.auto bar
 
     def __post_init__(self) -> None:
         positive_ints(epochs=self.epochs, batch_size=self.batch_size)
@@ -231,25 +354,30 @@ def train_classifier(
     val: Sequence[tuple[str, int]],
     vocab: CharVocab,
     config: ClassifyConfig | None = None,
-    on_epoch: Callable[[int, ClassifyHistory], None] | None = None,
-    progress: bool = True,
+    *,
+    on_epoch: Callback | None = None,
+    **overrides,
 ) -> ClassifyHistory:
     """Adam on the cross-entropy of each name's label, ``config.epochs`` shuffled passes.
 
+    Args:
+        config: a :class:`ClassifyConfig`; keyword ``overrides`` replace its fields.
+        on_epoch: called as ``on_epoch(epoch, history)`` after each pass (1-based).
+
     Returns:
-        the :class:`ClassifyHistory`; ``on_epoch(epoch, history)`` is called after each pass.
+        the :class:`ClassifyHistory`.
     """
     from tqdm.auto import tqdm
 
-    config = config or ClassifyConfig()
+    config = configured(ClassifyConfig, config, overrides)
     device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = ClassifyHistory()
-    bar = tqdm(range(config.epochs), desc="epochs", disable=not progress, mininterval=1.0)
+    bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not config.progress, mininterval=1.0)
     model.train()  # evaluation below (accuracy) restores training mode
     for epoch in bar:
         total, n, right = 0.0, 0, 0
-        for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch):
+        for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch - 1):
             x, y = x.to(device), y.to(device)  # lengths stay on the CPU
             logits = model(x, lengths)
             loss = F.cross_entropy(logits, y)

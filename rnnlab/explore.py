@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-import rnnlab
+from rnnlab import layers
 
 __all__ = ["ShapeTable", "shape_table", "explorer"]
 
@@ -89,7 +89,7 @@ def shape_table(
     if proj_size:
         kw["proj_size"] = proj_size  # torch itself rejects it for RNN/GRU
     ref = getattr(nn, kind)(input_size, hidden_size, **kw)
-    ours = getattr(rnnlab, kind)(input_size, hidden_size, **kw)
+    ours = getattr(layers, kind)(input_size, hidden_size, **kw)
     D, P = 2 if bidirectional else 1, proj_size or hidden_size
     x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))
     h0 = torch.zeros(num_layers * D, batch, P)

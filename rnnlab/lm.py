@@ -1,36 +1,216 @@
-"""Character language models trained with truncated backprop through time.
+"""The second task: a character language model, trained with truncated backprop through time.
 
-A long text is cut into chunks (:func:`rnnlab.data.stream_batches`); the model reads chunk
-after chunk, and the state it ends one chunk with starts the next, *detached*: values flow
-on, gradients stop at the chunk boundary. One training step is :func:`tbptt_step`.
+In the order every task file here follows: the data (real text that ships with Python, a fixed
+split, and :func:`stream_batches` to read it as parallel streams), the model (:class:`CharLM`),
+one training step (:func:`tbptt_step`), the measures (:func:`evaluate`, :func:`baselines`), the
+config and history, the loop :func:`train_lm`, then :func:`sample` to generate.
+
+A long text is cut into chunks; the model reads chunk after chunk, and the state it ends one
+chunk with starts the next, *detached*: values flow on, gradients stop at the chunk boundary.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.data import CharVocab, stream_batches
-from rnnlab.models import detach_state
-from rnnlab.train import Record, device_of, evaluating, optimizer_step, sequence_loss
-from rnnlab.validation import positive_ints, positive_number
+from rnnlab.layers import GRU, LSTM, RNN
+from rnnlab.loop import Callback, Record, configured, detach_state, device_of, evaluating, optimizer_step, sequence_loss
+from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
+from rnnlab.vocab import CharVocab
 
-__all__ = ["tbptt_step", "evaluate", "baselines", "LMConfig", "LMHistory", "train_lm", "sample"]
+__all__ = [
+    "zen_of_python",
+    "python_docs_text",
+    "split_text",
+    "repeated_lines",
+    "stream_batches",
+    "CharLM",
+    "tbptt_step",
+    "evaluate",
+    "baselines",
+    "LMConfig",
+    "LMHistory",
+    "train_lm",
+    "sample",
+]
 
 
+# -- data: real text that ships with every Python, no download ----------------------------------
+def zen_of_python() -> str:
+    """The Zen of Python (``import this``), 856 characters of English: a short real text.
+
+    ``this`` stores it ROT13-encoded and prints it when first imported; this reads it silently.
+    """
+    import codecs
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import this
+    return codecs.decode(this.s, "rot13")
+
+
+def python_docs_text() -> str:
+    """The Python reference's help topics, ``pydoc_data.topics`` (about 465 k characters of
+    English prose and code from the Python documentation, PSF licence), joined in a fixed
+    order (sorted by topic name), so every run sees the same text.
+
+    Raises:
+        RuntimeError: when the interpreter was built without ``pydoc_data`` (some minimal
+            distributions strip it).
+    """
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as e:
+        raise RuntimeError(
+            "this Python has no pydoc_data.topics (the help topics of the standard library), "
+            "so the course's text corpus is missing; use a full CPython install (python.org, "
+            "conda, pyenv, or Debian's python3 with libpython3-stdlib)"
+        ) from e
+    return "\n\n".join(topics[k].strip() for k in sorted(topics))
+
+
+def split_text(text: str, val_fraction: float = 0.1, drop_repeated: int | None = 40) -> tuple[str, str]:
+    """A fixed train/validation split: the last ``val_fraction`` of the text is validation.
+
+    The validation part is one piece of the text, never shuffled. A text can still repeat itself
+    (``pydoc_data.topics`` repeats whole paragraphs between topics), so validation lines of at
+    least ``drop_repeated`` characters that also stand as a line of the training part are removed
+    from validation: a model that memorised them would look better than it is. ``None`` keeps the
+    validation part whole. :func:`repeated_lines` measures the overlap.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    cut = int(len(text) * (1 - val_fraction))
+    if cut < 2 or len(text) - cut < 2:
+        raise ValueError(f"text of {len(text)} characters is too short to split at {val_fraction}")
+    train, val = text[:cut], text[cut:]
+    if drop_repeated is not None:
+        seen = set(repeated_lines(train, val, drop_repeated))
+        val = "\n".join(line for line in val.split("\n") if line not in seen)
+    return train, val
+
+
+def repeated_lines(train: str, val: str, min_len: int = 40) -> list[str]:
+    """The lines of ``val`` with at least ``min_len`` characters that also stand as a line of ``train``."""
+    if min_len < 1:
+        raise ValueError(f"min_len must be >= 1, got {min_len}")
+    train_lines = set(train.split("\n"))
+    return [line for line in val.split("\n") if len(line) >= min_len and line in train_lines]
+
+
+def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Tensor, Tensor]]:
+    """Cut one long index sequence into chunks for truncated backprop through time.
+
+    The stream is split into ``batch_size`` contiguous rows, and the rows are read ``seq_len``
+    steps at a time, so row ``b`` of chunk ``k + 1`` continues row ``b`` of chunk ``k``: the
+    hidden state can be carried (detached) from one chunk to the next. Targets are the inputs
+    shifted by one character. The last chunk may be shorter in time; the batch never shrinks.
+
+    Args:
+        ids: ``(N,)`` int64 indices of the whole text.
+        batch_size: rows ``B``.
+        seq_len: steps ``T`` per chunk.
+
+    Returns:
+        A list of ``(x, y)``, each ``(T, B)`` time-major.
+    """
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D (N,), got shape {tuple(ids.shape)}")
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size} and {seq_len}")
+    row_len = (len(ids) - 1) // batch_size  # each row needs one extra character for its target
+    if row_len < 1:
+        raise ValueError(f"{len(ids)} characters cannot fill {batch_size} rows of at least 2")
+    x = ids[: row_len * batch_size].view(batch_size, row_len).T  # (N/B, B)
+    y = ids[1 : row_len * batch_size + 1].view(batch_size, row_len).T
+    return [(x[t : t + seq_len], y[t : t + seq_len]) for t in range(0, row_len, seq_len)]
+
+
+# -- the model --------------------------------------------------------------------------------
+class CharLM(nn.Module):
+    """A character language model: ``Embedding(V, E)`` → ``RNN``/``LSTM``/``GRU(E, H, L)``
+    → ``Linear(H, V)``, predicting the next character at every step.
+
+    Unlike the lesson models it takes and returns the recurrent state, so truncated backprop
+    through time can carry it from one chunk of text to the next.
+
+    Args:
+        vocab_size: characters ``V``.
+        kind: ``'lstm'``, ``'gru'`` or ``'rnn'``.
+        embedding_dim, hidden_size, num_layers, dropout: sizes ``E``, ``H``, ``L`` and the
+            dropout between layers (and before the head).
+        nonlinearity: ``'tanh'`` or ``'relu'``, for ``kind='rnn'`` only.
+        impl: ``'rnnlab'`` (from scratch) or ``'torch'`` (``torch.nn``'s fused module); the two
+            have identical parameters, so a ``state_dict`` moves between them.
+
+    Inputs: ``x`` ``(T, B)`` indices, ``state`` as the recurrent layer's ``hx`` (or None).
+    Outputs: ``(logits, state)``: ``(T, B, V)`` and the final state.
+    """
+
+    KINDS = ("lstm", "gru", "rnn")
+
+    def __init__(
+        self,
+        vocab_size: int,
+        kind: str = "lstm",
+        embedding_dim: int = 32,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        impl: str = "rnnlab",
+        nonlinearity: str = "tanh",
+    ) -> None:
+        super().__init__()
+        one_of("kind", kind, self.KINDS)
+        one_of("impl", impl, IMPLS)
+        positive_ints(
+            vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size, num_layers=num_layers
+        )
+        self.spec = {
+            "name": "charlm",
+            "vocab_size": vocab_size,
+            "kind": kind,
+            "embedding_dim": embedding_dim,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "dropout": float(dropout),
+        }
+        self.impl = impl
+        classes = {
+            "rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN},
+            "torch": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN},
+        }[impl]
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        if kind != "rnn" and nonlinearity != "tanh":
+            raise ValueError(f"nonlinearity applies to kind='rnn' only, got kind={kind!r}")
+        extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
+        if extra and nonlinearity != "tanh":
+            self.spec["nonlinearity"] = nonlinearity
+        self.rnn = classes[kind](
+            embedding_dim, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0, **extra
+        )
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: Tensor, state=None):
+        out, state = self.rnn(self.embedding(x), state)  # (T, B, H)
+        return self.head(self.drop(out)), state  # (T, B, V)
+
+
+# -- one step, and the measures ---------------------------------------------------------------
 def tbptt_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, state=None, clip: float | None = None
 ):
     """One step of truncated BPTT: forward a chunk from the carried state, backward, clip, step.
 
     Args:
-        model: maps ``(x, state)`` to ``(logits, state)`` (e.g. :class:`rnnlab.models.CharLM`).
+        model: maps ``(x, state)`` to ``(logits, state)`` (e.g. :class:`CharLM`).
         optimizer: over ``model``'s parameters.
         x, y: ``(T, B)`` input and next-character indices of one chunk.
         state: the previous chunk's final state (detached here), or None for zeros.
@@ -52,7 +232,7 @@ LN2 = math.log(2.0)
 def evaluate(model: nn.Module, ids: Tensor, batch_size: int = 64, seq_len: int = 128) -> float:
     """Mean next-character loss of ``model`` on ``ids``, in **bits per character**.
 
-    The text is read in order as :func:`~rnnlab.data.stream_batches` chunks with the state
+    The text is read in order as :func:`stream_batches` chunks with the state
     carried, as in training; nats are divided by ln 2. Perplexity is ``2 ** bits``.
     """
     device = device_of(model)
@@ -98,7 +278,7 @@ class LMConfig:
         epochs: passes over the training text.
         max_steps: train exactly this many optimizer steps, however many passes that takes
             (None: ``epochs`` passes).
-        batch_size: parallel streams ``B`` of :func:`~rnnlab.data.stream_batches`.
+        batch_size: parallel streams ``B`` of :func:`stream_batches`.
         seq_len: steps ``T`` per chunk (how far back each backward reaches).
         lr: Adam's learning rate.
         clip: max gradient norm, or None.
@@ -142,18 +322,18 @@ def train_lm(
     val_ids: Tensor,
     config: LMConfig | None = None,
     *,
-    on_eval: Callable[[int, dict], None] | None = None,
+    on_eval: Callback | None = None,
     **overrides,
 ) -> LMHistory:
     """Train a character LM with truncated BPTT (Adam, clipping) and return its history.
 
     Args:
-        model: maps ``(x, state)`` to ``(logits, state)``, e.g. :class:`~rnnlab.models.CharLM`.
+        model: maps ``(x, state)`` to ``(logits, state)``, e.g. :class:`CharLM`.
         train_ids, val_ids: ``(N,)`` indices of the training and validation text.
         config: an :class:`LMConfig`; keyword ``overrides`` replace its fields.
-        on_eval: called as ``on_eval(step, {"train_bpc", "val_bpc", "chars"})`` at each evaluation.
+        on_eval: called as ``on_eval(step, history)`` after each evaluation (1-based steps).
     """
-    cfg = dataclasses.replace(config or LMConfig(), **overrides)
+    cfg = configured(LMConfig, config, overrides)
     device = device_of(model)
     chunks = [(x.to(device), y.to(device)) for x, y in stream_batches(train_ids, cfg.batch_size, cfg.seq_len)]
     total_steps = cfg.epochs * len(chunks) if cfg.max_steps is None else cfg.max_steps
@@ -175,15 +355,14 @@ def train_lm(
             since, since_chars = since + loss * y.numel(), since_chars + y.numel()
             bar.update(1)
             if step % eval_every == 0 or step == total_steps:
-                record = {"train_bpc": since / since_chars / LN2, "val_bpc": evaluate(model, val_ids), "chars": chars}
                 history.step.append(step)
                 history.chars.append(chars)
-                history.train_bpc.append(record["train_bpc"])
-                history.val_bpc.append(record["val_bpc"])
+                history.train_bpc.append(since / since_chars / LN2)
+                history.val_bpc.append(evaluate(model, val_ids))
                 since, since_chars = 0.0, 0
-                bar.set_postfix(val_bpc=f"{record['val_bpc']:.3f}", refresh=False)
+                bar.set_postfix(val_bpc=f"{history.val_bpc[-1]:.3f}", refresh=False)
                 if on_eval is not None:
-                    on_eval(step, record)
+                    on_eval(step, history)
             if step >= total_steps:
                 break
     bar.close()

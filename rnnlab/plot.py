@@ -14,7 +14,7 @@ from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from rnnlab.train import History
+    from rnnlab.labelling import History
 
 __all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates", "plot_confusion"]
 
@@ -89,7 +89,7 @@ def plot_histories(histories: Mapping[str, History], fig: Figure | None = None) 
     """Loss and accuracy per epoch of several training runs, side by side.
 
     Args:
-        histories: ``{label: History}`` from :func:`rnnlab.train.fit`.
+        histories: ``{label: History}`` from :func:`rnnlab.labelling.fit`.
         fig: where to draw; a new 10×3.5 in figure if omitted.
 
     Returns:
@@ -113,7 +113,7 @@ def plot_gates(trace: Mapping[str, Tensor], source: str, title: str = "", fig: F
     """Heatmaps of gate activations and states over time, one panel per entry.
 
     Args:
-        trace: ``{name: (T, H)}``, e.g. from :func:`rnnlab.models.trace_gates`.
+        trace: ``{name: (T, H)}``, e.g. from :func:`rnnlab.labelling.trace_gates`.
         source: the ``T`` input characters, used as column labels.
         title: figure title.
 

@@ -1,4 +1,8 @@
-"""An encoder–decoder: read one sequence, write another of a different length.
+"""The fourth task: an encoder–decoder, reading one sequence and writing another of a different length.
+
+In the order every task file here follows: the data (dates written in six styles → ISO dates,
+and random strings → their reversal, both generated), the model, the batches and loss, greedy
+decoding and its measures, the config and history, then the loop :func:`train_seq2seq`.
 
 The encoder (``Embedding`` → ``GRU`` over the packed source) squeezes the whole input into its
 final state ``h``. The decoder is a ``GRUCell`` stepped by hand: it starts from ``h`` and the
@@ -12,7 +16,9 @@ at test time it is always its own guess (:func:`greedy_decode`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -21,12 +27,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.cells import GRUCell
-from rnnlab.data import END, PAD, START, CharVocab, pad_batch
 from rnnlab.layers import GRU
-from rnnlab.train import Record, device_of, evaluating, optimizer_step
+from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
+from rnnlab.vocab import END, PAD, START, CharVocab, pad_batch
 
 __all__ = [
+    "date_pairs",
+    "reversal_pairs",
     "Seq2Seq",
     "make_batch",
     "token_loss",
@@ -41,6 +49,73 @@ __all__ = [
 ]
 
 
+# -- data: generated pairs ---------------------------------------------------------------------
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _write_date(d, style: int) -> str:
+    m = _MONTHS[d.month - 1]
+    return [
+        f"{d.day} {m} {d.year}",  # 3 March 2021
+        f"{m} {d.day}, {d.year}",  # March 3, 2021
+        f"{d.day} {m[:3]} {d.year}",  # 3 Mar 2021
+        f"{m[:3]} {d.day} {d.year}",  # Mar 3 2021
+        f"{d.day:02d}.{d.month:02d}.{d.year}",  # 03.03.2021
+        f"{_WEEKDAYS[d.weekday()]}, {d.day} {m} {d.year}",  # Wednesday, 3 March 2021
+    ][style]
+
+
+def date_pairs(n: int, seed: int = 0, held_out: bool = False) -> list[tuple[str, str]]:
+    """Written dates and their ISO form: ``("March 3, 2021", "2021-03-03")``.
+
+    Dates are drawn uniformly from 1950-01-01 to 2049-12-31 and written in one of six styles
+    (30 % in lower case). The dates split by day: ``held_out=True`` draws only days whose
+    ordinal is a multiple of 5 and ``False`` only the others, so a held-out date was never
+    seen in training in any style.
+    """
+    rng = random.Random(seed)
+    lo, hi = datetime.date(1950, 1, 1).toordinal(), datetime.date(2049, 12, 31).toordinal()
+    pairs = []
+    while len(pairs) < n:
+        day = rng.randint(lo, hi)
+        if (day % 5 == 0) != held_out:
+            continue
+        d = datetime.date.fromordinal(day)
+        text = _write_date(d, rng.randrange(6))
+        pairs.append((text.lower() if rng.random() < 0.3 else text, d.isoformat()))
+    return pairs
+
+
+def reversal_pairs(n: int, min_len: int, max_len: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Random lower-case strings and their reversal, lengths uniform in ``[min_len, max_len]``:
+    ``("kfqz", "zqfk")``."""
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"need 1 <= min_len <= max_len, got {min_len} and {max_len}")
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for _ in range(n):
+        s = "".join(rng.choice(letters) for _ in range(rng.randint(min_len, max_len)))
+        out.append((s, s[::-1]))
+    return out
+
+
+# -- the model -------------------------------------------------------------------------------
 class Seq2Seq(nn.Module):
     """A GRU encoder and a ``GRUCell`` decoder sharing one character vocabulary.
 
@@ -230,6 +305,7 @@ class Seq2SeqConfig:
     clip: float | None = 1.0
     seed: int = 0  # batch order and teacher-forcing coin flips
     eval_every: int = 100  # exact match on the validation pairs every this many steps
+    progress: bool = True  # a tqdm.auto bar
 
     def __post_init__(self) -> None:
         positive_ints(steps=self.steps, batch_size=self.batch_size, eval_every=self.eval_every)
@@ -261,23 +337,28 @@ def train_seq2seq(
     val: Sequence[tuple[str, str]],
     vocab: CharVocab,
     config: Seq2SeqConfig | None = None,
-    on_eval: Callable[[int, Seq2SeqHistory], None] | None = None,
-    progress: bool = True,
+    *,
+    on_eval: Callback | None = None,
+    **overrides,
 ) -> Seq2SeqHistory:
     """Adam on :func:`token_loss`, ``config.steps`` batches drawn in a seeded order.
 
+    Args:
+        config: a :class:`Seq2SeqConfig`; keyword ``overrides`` replace its fields.
+        on_eval: called as ``on_eval(step, history)`` after each evaluation (1-based steps).
+
     Returns:
-        the :class:`Seq2SeqHistory`; ``on_eval(step, history)`` runs after each evaluation.
+        the :class:`Seq2SeqHistory`.
     """
     from tqdm.auto import tqdm
 
-    config = config or Seq2SeqConfig()
+    config = configured(Seq2SeqConfig, config, overrides)
     device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     g = torch.Generator().manual_seed(config.seed)
     history = Seq2SeqHistory()
     order: list[int] = []
-    bar = tqdm(range(1, config.steps + 1), desc="steps", disable=not progress, mininterval=1.0)
+    bar = tqdm(range(1, config.steps + 1), desc="steps", disable=not config.progress, mininterval=1.0)
     model.train()  # evaluation below (exact_match) restores training mode
     for step in bar:
         if len(order) < config.batch_size:  # a new shuffled pass

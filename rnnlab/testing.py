@@ -56,12 +56,12 @@ def twin(cls_name: str, *args, seed: int = 0, **kwargs) -> tuple[nn.Module, nn.M
 
     Draws from torch's global generator (as constructing any module does) after seeding it.
     """
-    import rnnlab
+    from rnnlab import cells, layers  # the core's own modules (the package's __init__ re-exports them)
 
     torch.manual_seed(seed)
     ref = getattr(nn, cls_name)(*args, **kwargs)
     torch.manual_seed(seed)
-    ours = getattr(rnnlab, cls_name)(*args, **kwargs)
+    ours = getattr(cells if cls_name.endswith("Cell") else layers, cls_name)(*args, **kwargs)
     return ref, ours
 
 

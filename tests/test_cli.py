@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from rnnlab.__main__ import main
-from rnnlab.train import load_checkpoint
+from rnnlab.cli import main
+from rnnlab.checkpoint import load_checkpoint
 
 
 def run(*args):

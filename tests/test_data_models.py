@@ -1,12 +1,12 @@
-"""rnnlab.data and rnnlab.models."""
+"""rnnlab.vocab and rnnlab.labelling: vocabularies, pair datasets and the hello models."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from rnnlab.data import CLASSIC_IDX2CHAR, CharVocab, PairDataset, one_hot
-from rnnlab.models import MODEL_NAMES, EmbedRecurrent, build_model, trace_gates
+from rnnlab.labelling import MODEL_NAMES, EmbedRecurrent, PairDataset, build_model, trace_gates
+from rnnlab.vocab import CLASSIC_IDX2CHAR, CharVocab, one_hot
 
 
 def test_classic_mapping():

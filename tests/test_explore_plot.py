@@ -66,8 +66,8 @@ def test_unrolled_diagram_draws_a_box_per_state():
 
 
 def test_plot_histories_and_gates():
+    from rnnlab.labelling import History
     from rnnlab.plot import plot_gates, plot_histories
-    from rnnlab.train import History
 
     h = History(loss=[1.0, 0.5, 0.1], accuracy=[0.2, 0.6, 1.0], prediction=[["a"], ["b"], ["c"]])
     fig = plot_histories({"gru": h, "lstm": History([2.0, 1.0], [0.0, 0.4], [["x"], ["y"]])})

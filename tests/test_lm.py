@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.checks import CheckFailed, check_tbptt_step
-from rnnlab.data import CharVocab, python_docs_text, repeated_lines, split_text, stream_batches, zen_of_python
-from rnnlab.lm import tbptt_step
-from rnnlab.models import CharLM, detach_state
+from rnnlab.lm import CharLM, python_docs_text, repeated_lines, split_text, stream_batches, tbptt_step, zen_of_python
+from rnnlab.loop import detach_state
+from rnnlab.vocab import CharVocab
 
 
 def test_zen_of_python_is_read_silently(capsys):

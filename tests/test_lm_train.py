@@ -10,10 +10,20 @@ import sys
 import pytest
 import torch
 
-from rnnlab.data import CharVocab, split_text, stream_batches, zen_of_python
-from rnnlab.lm import LMConfig, LMHistory, baselines, evaluate, sample, train_lm
-from rnnlab.models import CharLM
-from rnnlab.train import load_checkpoint, save_checkpoint
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.lm import (
+    CharLM,
+    LMConfig,
+    LMHistory,
+    baselines,
+    evaluate,
+    sample,
+    split_text,
+    stream_batches,
+    train_lm,
+    zen_of_python,
+)
+from rnnlab.vocab import CharVocab
 
 
 @pytest.fixture(scope="module")

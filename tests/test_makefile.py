@@ -13,13 +13,12 @@ import shutil
 import subprocess
 import sys
 
+import bootstrap  # tools/: on the path (conftest.py), as when make runs a tool
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import bootstrap  # noqa: E402
+import notebooks as nbtools
 
-import notebooks as nbtools  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 

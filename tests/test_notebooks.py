@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import re
 
@@ -17,9 +16,7 @@ from rnnlab.checks import CheckFailed
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*.ipynb"))
 
-spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools" / "notebooks.py")
-nbtools = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nbtools)
+import notebooks as nbtools  # tools/notebooks.py: conftest puts tools/ on the path, as make does  # noqa: E402
 
 
 def code_cells(nb):

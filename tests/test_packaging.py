@@ -3,8 +3,12 @@ and CI use the README's commands."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
+import subprocess
+import sys
+import zipfile
 
 import pytest
 
@@ -90,3 +94,37 @@ def test_one_version_a_licence_and_the_helpers_at_the_top():
     from rnnlab import get_device, set_seed  # the two every notebook's setup cell uses
 
     assert callable(get_device) and callable(set_seed)
+
+
+def test_the_built_wheel_holds_every_subpackage_and_runs(tmp_path):
+    """Build the wheel as a user's pip would, install it apart from this checkout (no editable install, no
+    source tree on the path), and run it: ``import rnnlab.cli, rnnlab.checks`` and ``python -m rnnlab --help``."""
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = wheels.glob("rnnlab-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in ("rnnlab/cli/__init__.py", "rnnlab/cli/lm.py", "rnnlab/checks/__init__.py", "rnnlab/checks/steps.py"):
+        assert module in names, f"{module} missing from {wheel.name}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    # -S: no site-packages processing, so the editable install of this checkout is not seen; torch and the
+    # other dependencies come from this environment's site-packages, rnnlab from the installed wheel only
+    deps = next(p for p in map(pathlib.Path, sys.path) if (p / "torch").is_dir())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(deps)])}
+    check = "import rnnlab, rnnlab.cli, rnnlab.checks; print(rnnlab.__file__)"
+    out = subprocess.run([sys.executable, "-S", "-c", check], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(str(target)), out.stdout
+    help_ = subprocess.run(
+        [sys.executable, "-S", "-m", "rnnlab", "--help"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert help_.returncode == 0 and "{train,lm,names,seq2seq}" in help_.stdout, help_.stderr

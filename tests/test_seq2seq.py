@@ -7,20 +7,23 @@ import functools
 import pytest
 import torch
 
-from rnnlab.checks import CheckFailed, _decode_variant, _decoder_case, check_greedy_decode
-from rnnlab.data import END, PAD, START, CharVocab, date_pairs, reversal_pairs
+from rnnlab.checks import CheckFailed, check_greedy_decode
+from rnnlab.checks.training import _decode_variant, _decoder_case
 from rnnlab.seq2seq import (
     Seq2Seq,
     Seq2SeqConfig,
     char_accuracy,
+    date_pairs,
     exact_match,
     exact_match_by_length,
     greedy_decode,
     make_batch,
+    reversal_pairs,
     token_loss,
     train_seq2seq,
     translate,
 )
+from rnnlab.vocab import END, PAD, START, CharVocab
 
 
 def test_date_pairs_are_correct_varied_and_held_out_by_day():
@@ -36,7 +39,7 @@ def test_date_pairs_are_correct_varied_and_held_out_by_day():
     assert {len(t) for _, t in train} == {10}
     assert date_pairs(50, seed=3) == date_pairs(50, seed=3)
     assert ("March 3, 2021", "2021-03-03") == (
-        __import__("rnnlab.data", fromlist=["x"])._write_date(datetime.date(2021, 3, 3), 1),
+        __import__("rnnlab.seq2seq", fromlist=["x"])._write_date(datetime.date(2021, 3, 3), 1),
         "2021-03-03",
     )
 

@@ -1,4 +1,4 @@
-"""rnnlab.train: fit, predict, losses and checkpoints."""
+"""rnnlab.labelling and rnnlab.checkpoint: fit, predict, losses and checkpoints."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 import pytest
 import torch
 
-from rnnlab.data import CharVocab, PairDataset
-from rnnlab.models import MODEL_NAMES, build_model
-from rnnlab.train import TrainConfig, fit, load_checkpoint, predict, save_checkpoint, sequence_loss, set_seed
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.labelling import MODEL_NAMES, PairDataset, TrainConfig, build_model, fit, predict
+from rnnlab.loop import sequence_loss, set_seed
+from rnnlab.vocab import CharVocab
 
 HELLO = PairDataset([("hello", "ohlol")], CharVocab.classic())
 BUDGET = 30  # epochs; the notebook's seed reaches 100 % in <= 7 for every model
@@ -35,10 +36,10 @@ def test_fit_records_and_calls_back_every_epoch():
         epochs=5,
         early_stop=False,
         progress=False,
-        on_epoch=lambda e, r: seen.append((e, sorted(r))),
+        on_epoch=lambda e, history: seen.append((e, len(history.loss), history)),
     )
-    assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
-    assert seen[0][1] == ["accuracy", "loss", "prediction"]
+    assert [(e, n) for e, n, _ in seen] == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]  # the history so far
+    assert all(history is h for _, _, history in seen)
     assert h.epochs == len(h.accuracy) == len(h.prediction) == 5
 
 
@@ -117,7 +118,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 
 def test_evaluating_restores_the_mode_even_on_error():
-    from rnnlab.train import evaluating
+    from rnnlab.loop import evaluating
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
     with evaluating(model):
@@ -130,7 +131,7 @@ def test_evaluating_restores_the_mode_even_on_error():
 
 
 def test_optimizer_step_zeroes_clips_and_steps():
-    from rnnlab.train import optimizer_step
+    from rnnlab.loop import optimizer_step
 
     w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
     model = torch.nn.Module()

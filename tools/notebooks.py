@@ -106,7 +106,8 @@ def student(out_dir: pathlib.Path, keep_existing: bool = False, lang: str | None
     Returns the notebooks written.
     """
     if lang:
-        import translate  # tools/ is on sys.path when this file runs
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # loaded by path, too, not only run
+        import translate
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in numbered():

@@ -1,0 +1,132 @@
+"""Shared machinery of the checks: the verdict exception, calling the learner's code (and refusing torch's fused
+kernels), comparisons, and matching a wrong result against a catalogue of known mistakes."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+TOL = 1e-8  # checks run in float64
+
+TOL_FLOAT32 = 1e-5  # diagnose_final_state compares the learner's float32 tensors
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is wrong; the message says how."""
+
+
+_FUSED = {"rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "lstm", "gru"}
+
+
+class _FusedSpy(torch.overrides.TorchFunctionMode):
+    """Records torch's fused recurrent kernels called inside it (torch.lstm_cell, torch._VF.*,
+    and so nn.LSTMCell / nn.LSTM, which call them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fused: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in _FUSED and name not in self.fused:
+            self.fused.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _call(fn: Callable, name: str, *args, from_scratch: bool = False):
+    """Call the learner's function, turning a stub or a crash into a CheckFailed. With
+    ``from_scratch``, calling one of torch's fused recurrent kernels is refused too."""
+    try:
+        if not from_scratch:
+            return fn(*args)
+        with _FusedSpy() as spy:
+            result = fn(*args)
+        if spy.fused:
+            raise CheckFailed(
+                f"{name} calls torch's fused kernel {', '.join(spy.fused)} (via torch.{spy.fused[0]}, "
+                f"torch._VF or an nn cell/layer): that is torch doing the step. Write it with tensor "
+                "ops: matmuls, sigmoid, tanh, and the gate arithmetic."
+            )
+        return result
+    except NotImplementedError:
+        raise CheckFailed(
+            f"Not done yet: {name} still raises NotImplementedError. Replace the stub's "
+            "`raise NotImplementedError` with your code, run that cell, then this one."
+        ) from None
+    except RuntimeError as e:
+        hint = ""
+        if "cannot be multiplied" in str(e):
+            hint = " Weights are stored (out_features, in_features): multiply by W.T, as in x @ W_ih.T."
+        raise CheckFailed(f"{name} raised RuntimeError: {e}.{hint}") from None
+
+
+def _max_diff(got, want: Tensor) -> float | None:
+    """max |got - want|, or None when ``got`` is not a tensor of ``want``'s shape."""
+    if not isinstance(got, Tensor) or got.shape != want.shape:
+        return None
+    return (got.double() - want.double()).abs().max().item()
+
+
+def _name(fn: Callable) -> str:
+    """The learner's function name for messages (a functools.partial shows its function's)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__name__", "your function")
+
+
+def _same(got, want, tol: float = TOL) -> bool:
+    """The one comparison every check uses: same structure and shapes, then max |diff| < tol for
+    tensors and numbers (never a signed sum), equality for anything else (e.g. lists of ints)."""
+    if isinstance(want, Tensor):
+        d = _max_diff(got, want)
+        return d is not None and d < tol
+    if isinstance(want, (tuple, list)):
+        return (
+            isinstance(got, (tuple, list))
+            and len(got) == len(want)
+            and all(_same(g, w, tol) for g, w in zip(got, want))
+        )
+    if isinstance(want, float):
+        try:
+            return abs(float(got) - want) < tol
+        except (TypeError, ValueError, RuntimeError):
+            return False
+    return got == want
+
+
+def _maybe(fn: Callable):
+    try:
+        return fn()
+    except (RuntimeError, ValueError, IndexError):
+        return None
+
+
+def _known_mistake(got, catalogue: dict[str, Callable[[], object]], tol: float = TOL) -> str | None:
+    """The first entry of a catalogue of known mistakes whose result equals ``got``.
+
+    Each entry maps the message naming the mistake to a function computing what that mistake
+    returns on the check's inputs; one that cannot be computed at all (a shape error) matches
+    nothing. Every check names mistakes through this one matcher.
+    """
+    for message, compute in catalogue.items():
+        want = _maybe(compute)
+        if want is not None and _same(got, want, tol):
+            return message
+    return None
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """``torch.manual_seed(seed)`` for a check's own draws, without touching the learner's global
+    random state (restored on exit)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _shape(t) -> str:
+    return str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__

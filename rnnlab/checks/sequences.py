@@ -1,0 +1,192 @@
+"""Notebooks 05–07 and 10: losses over sequences, reading final states and valid outputs, and the masked mean."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.checks._core import TOL_FLOAT32, CheckFailed, _call, _known_mistake, _name, _same, _seeded, _shape
+
+
+# The catalogues of the other checks: message -> what that mistake computes on the check's inputs,
+# matched against the learner's result by _known_mistake (lazily: some raise on some shapes).
+def _sequence_loss_mistakes(logits: Tensor, targets: Tensor) -> dict[str, Callable[[], object]]:
+    import torch.nn.functional as F
+
+    T, _, V = logits.shape
+    return {
+        "you summed the per-step losses: that is T times the mean per character": lambda: sum(
+            F.cross_entropy(logits[t], targets[t]) for t in range(T)
+        ),
+        "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
+        "or permute so the classes are on dim 1": lambda: F.cross_entropy(logits, targets),
+        "targets were flattened in another order than the logits (transpose one, not the other)": lambda: (
+            F.cross_entropy(logits.reshape(-1, V), targets.T.reshape(-1))
+        ),
+    }
+
+
+def _last_valid_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable[[], object]]:
+    T = out.shape[0]
+    return {
+        "output[-1] is padding for every sequence shorter than the tensor": lambda: out[-1],
+        "output[lengths] is one step past the end: the last valid index is lengths - 1": lambda: torch.stack(
+            [out[min(n, T - 1), b] for b, n in enumerate(lengths)]
+        ),
+        "the time and batch indices are swapped": lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)]),
+    }
+
+
+def _masked_mean_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable[[], object]]:
+    T = out.shape[0]
+    mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]  # (T, B, 1)
+    return {
+        "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": lambda: out.mean(0),
+        "the masked sum is divided by T (the padded length) instead of each sequence's length": lambda: (
+            (out * mask).sum(0) / T
+        ),
+        "the padding is masked but the sum is not divided by the lengths": lambda: (out * mask).sum(0),
+        "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]": lambda: torch.stack(
+            [out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]
+        ),
+    }
+
+
+def check_sequence_loss(fn: Callable) -> None:
+    """``fn(logits, targets) -> loss``: mean cross-entropy per character of ``(T, B, V)``
+    logits against ``(T, B)`` class indices, as ``F.cross_entropy`` on flattened tensors."""
+    import torch.nn.functional as F
+
+    name = _name(fn)
+    g = torch.Generator().manual_seed(0)
+    for T, B, V in [(5, 3, 4), (4, 4, 4), (2, 6, 7)]:
+        logits = torch.randn(T, B, V, generator=g, dtype=torch.float64)
+        targets = torch.randint(0, V, (T, B), generator=g)
+        want = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+        try:
+            got = _call(fn, name, logits, targets)
+        except CheckFailed as e:
+            raise CheckFailed(
+                f"{e} F.cross_entropy wants the classes on dim 1: flatten to (T*B, V) and (T*B,), "
+                "or permute the logits to (B, V, T) against targets (B, T)."
+            ) from None
+        if not isinstance(got, Tensor) or got.dim() != 0:
+            raise CheckFailed(f"{name} should return a scalar tensor, got {_shape(got)}")
+        if _same(got, want):
+            continue
+        why = _known_mistake(got, _sequence_loss_mistakes(logits, targets))
+        raise CheckFailed(
+            f"{name} returned {got.item():.4f} for logits {(T, B, V)}; expected {want.item():.4f}. "
+            + (
+                f"Diagnosis: {why}."
+                if why
+                else "Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))."
+            )
+        )
+    print(f"✓ {name} equals the mean cross-entropy per character on 3 random batches")
+
+
+def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str:
+    """Say what ``candidate`` really is, when it was meant as the per-sequence final state
+    (the last layer's ``h_n``, both directions concatenated) of ``module`` on ``x``.
+
+    Recognises: the right answer; ``output[-1]`` of a bidirectional net; ``h_n[-1]`` alone
+    (backward only); another layer's state (e.g. from ``output, (h, c) = gru(x)``); the
+    batch index taken as time; ``h_n`` read as batch-first.
+    """
+    with torch.no_grad():
+        output, h_n = module(x)
+        h_n = h_n[0] if isinstance(h_n, tuple) else h_n
+        L, D = module.num_layers, 2 if module.bidirectional else 1
+        t_major = output.transpose(0, 1) if module.batch_first else output  # (T, B, D*P)
+        right = torch.cat([h_n[-2], h_n[-1]], -1) if D == 2 else h_n[-1]
+        known = {
+            "right: the last layer's final state" + (", forward and backward concatenated" if D == 2 else ""): right,
+            "output[-1]: for a bidirectional net its backward half is the backward direction after "
+            "ONE step (it reads the sequence from the end). Use torch.cat([h_n[-2], h_n[-1]], -1)": t_major[-1],
+            "h_n[-1] alone: with bidirectional=True that is only the backward direction; "
+            "concatenate h_n[-2] (forward) and h_n[-1]": h_n[-1],
+            "output[:, -1] of a time-major output: the last *sequence in the batch* at every "
+            "time step, not the last time step": t_major[:, -1],
+        }
+        for k in range((L - 1) * D):  # rows of the layers below the last
+            known[
+                f"h_n[{k}]: layer {k // D}{' backward' if k % D else ''}'s state, not the last "
+                "layer's (as from `output, (h, c) = gru(x)` on a 2-layer GRU)"
+            ] = h_n[k]
+        if h_n.shape[0] == h_n.shape[1]:
+            known[
+                "a row of h_n read as if it were batch-first: h_n is always (num_layers*num_directions, batch, hidden)"
+            ] = h_n.transpose(0, 1)[-1]
+    found = _known_mistake(candidate, {name: (lambda v=v: v) for name, v in known.items()}, tol=TOL_FLOAT32)
+    if found:
+        return found
+    return f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is {tuple(right.shape)}: " + (
+        "torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"
+    )
+
+
+def _random_case(seed: int, bidirectional: bool, num_layers: int):
+    """A float64 GRU and an input ``(T=6, B=5, I=3)``, drawn without touching the global RNG."""
+    with _seeded(seed):
+        return nn.GRU(3, 4, num_layers, bidirectional=bidirectional).double(), torch.randn(6, 5, 3, dtype=torch.float64)
+
+
+def check_sequence_summary(fn: Callable) -> None:
+    """``fn(h_n, num_layers, bidirectional) -> (B, D*H)``: the last layer's final states,
+    forward and backward concatenated (forward first)."""
+    name = _name(fn)
+    for seed, (L, bi) in enumerate([(1, False), (2, False), (1, True), (3, True)]):
+        net, x = _random_case(seed, bi, L)
+        _, h_n = net(x)
+        got = _call(fn, name, h_n.detach(), L, bi)
+        what = diagnose_final_state(net, x, got) if isinstance(got, Tensor) else type(got).__name__
+        if not what.startswith("right"):
+            raise CheckFailed(f"{name} with num_layers={L}, bidirectional={bi}: you returned {what}.")
+    print(f"✓ {name} returns the last layer's final states in 4 configurations")
+
+
+def check_last_valid_outputs(fn: Callable) -> None:
+    """``fn(padded_output, lengths) -> (B, H)``: each sequence's output at its own last valid
+    step ``lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
+    name = _name(fn)
+    g = torch.Generator().manual_seed(0)
+    for lengths in ([5, 2, 4], [3, 3, 1, 2], [1]):
+        T, B = max(lengths) + 1, len(lengths)
+        out = torch.randn(T, B, 4, generator=g, dtype=torch.float64)
+        want = torch.stack([out[n - 1, b] for b, n in enumerate(lengths)])
+        got = _call(fn, name, out, torch.tensor(lengths))
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+        if _same(got, want):
+            continue
+        why = _known_mistake(got, _last_valid_mistakes(out, lengths))
+        raise CheckFailed(
+            f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else "")
+        )
+    print(f"✓ {name} picks each sequence's last valid step in 3 batches")
+
+
+def check_masked_mean(fn: Callable) -> None:
+    """``fn(output, lengths) -> (B, H)``: the mean of each sequence's outputs over its valid
+    steps ``0 .. lengths[b] - 1`` of a time-major padded output ``(T, B, H)``."""
+    name = _name(fn)
+    g = torch.Generator().manual_seed(0)
+    for lengths in ([5, 2, 4], [3, 3, 1, 2], [1], [2, 6]):
+        T, B = max(lengths) + 1, len(lengths)
+        out = torch.randn(T, B, 3, generator=g, dtype=torch.float64)
+        out[torch.arange(T)[:, None] >= torch.tensor(lengths)[None, :]] = 7.0  # padding garbage
+        want = torch.stack([out[:n, b].mean(0) for b, n in enumerate(lengths)])
+        got = _call(fn, name, out.clone(), torch.tensor(lengths))
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+        if _same(got, want):
+            continue
+        why = _known_mistake(got, _masked_mean_mistakes(out, lengths))
+        raise CheckFailed(
+            f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
+            + (f" Diagnosis: {why}." if why else "")
+        )
+    print(f"✓ {name} averages only the valid steps in 4 batches")

@@ -1,0 +1,94 @@
+"""``python -m rnnlab lm train`` trains notebook 09's character language model on the Python
+documentation's text (shipped with Python, no download); ``lm sample`` continues a prompt."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from rnnlab.cli.common import (
+    check_outputs,
+    config_from,
+    load,
+    model_options,
+    positive_float,
+    positive_int,
+    run_options,
+    task_parser,
+    write_outputs,
+)
+from rnnlab.lm import CharLM, LMConfig, baselines, python_docs_text, sample, split_text, train_lm, zen_of_python
+from rnnlab.loop import get_device, set_seed
+from rnnlab.vocab import CharVocab
+
+
+def register(sub) -> None:
+    """``python -m rnnlab lm train | sample`` (notebook 09)."""
+    lm_sub = task_parser(
+        sub,
+        "lm",
+        help="character language model on real text (notebook 09)",
+        description="Train or sample the character language model of notebook 09.",
+    )
+    tr = lm_sub.add_parser(
+        "train",
+        help="train on the Python documentation's text",
+        description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
+        "(about 465k characters that ship with Python) with truncated BPTT.",
+    )
+    tr.add_argument(
+        "--text",
+        choices=("docs", "zen"),
+        default="docs",
+        help="docs: the Python reference's help topics (default); zen: the Zen of Python",
+    )
+    tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
+    model_options(tr, hidden_size=128, embedding_dim=32)
+    tr.add_argument("--epochs", type=positive_int, default=15)
+    tr.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps")
+    tr.add_argument("--seq-len", type=positive_int, default=LMConfig.seq_len)
+    tr.add_argument("--eval-every", type=positive_int, default=100, help="validate every N steps")
+    run_options(tr, LMConfig)
+    tr.set_defaults(handler=_lm_train, parser=tr)
+    sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
+    sa.add_argument("--checkpoint", required=True, metavar="PATH")
+    sa.add_argument("--prompt", default="The ")
+    sa.add_argument("--length", type=positive_int, default=300)
+    sa.add_argument("--temperature", type=positive_float, default=0.8)
+    sa.add_argument("--top-k", type=positive_int, default=None)
+    sa.add_argument("--seed", type=int, default=0)
+    sa.set_defaults(handler=_lm_sample, parser=sa)
+
+
+def _lm_train(ap: argparse.ArgumentParser, args) -> int:
+    check_outputs(ap, args)
+    text = python_docs_text() if args.text == "docs" else zen_of_python()
+    vocab = CharVocab.from_strings(text)
+    train, val = split_text(text, 0.1)
+    train_ids, val_ids = vocab.encode(train), vocab.encode(val)
+    set_seed(args.seed)
+    model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers, impl=args.impl).to(
+        get_device()
+    )
+    config = config_from(LMConfig, args)
+    history = train_lm(model, train_ids, val_ids, config)
+    base = baselines(train_ids, val_ids, len(vocab))
+    write_outputs(args, model, vocab, history.to_dict(), baselines=base)
+    print(
+        f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
+        f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}"
+    )
+    return 0
+
+
+def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
+    model, vocab, _ = load(ap, args.checkpoint, "charlm")
+    unknown = sorted(set(args.prompt) - set(vocab.char2idx))
+    if not args.prompt or unknown:
+        ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
+    if args.top_k is not None and args.top_k > len(vocab):
+        ap.error(f"--top-k must be at most the vocabulary size {len(vocab)}")
+    g = torch.Generator().manual_seed(args.seed)  # sample() draws on the CPU: the same text on any device
+    print(sample(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g))
+    return 0

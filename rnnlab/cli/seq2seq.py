@@ -1,0 +1,96 @@
+"""``python -m rnnlab seq2seq train --task dates`` trains notebook 11's encoder–decoder (``--task reverse``:
+the bottleneck experiment); ``seq2seq run`` decodes new inputs."""
+
+from __future__ import annotations
+
+import argparse
+
+from rnnlab.cli.common import (
+    check_outputs,
+    config_from,
+    load,
+    model_options,
+    positive_int,
+    probability,
+    run_options,
+    task_parser,
+    write_outputs,
+)
+from rnnlab.loop import get_device, set_seed
+from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, date_pairs, reversal_pairs, train_seq2seq, translate
+from rnnlab.vocab import END, PAD, START, CharVocab
+
+
+def register(sub) -> None:
+    """``python -m rnnlab seq2seq train | run`` (notebook 11)."""
+    s2s_sub = task_parser(
+        sub,
+        "seq2seq",
+        help="encoder-decoder on a generated task (notebook 11)",
+        description="Train or run the GRU encoder-decoder of notebook 11.",
+    )
+    tr = s2s_sub.add_parser("train", help="train on generated pairs")
+    tr.add_argument(
+        "--task",
+        choices=("dates", "reverse"),
+        default="dates",
+        help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'",
+    )
+    tr.add_argument("--max-len", type=positive_int, default=14, help="longest string of the reverse task (from 2)")
+    model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
+    tr.add_argument("--steps", type=positive_int, default=1000)
+    tr.add_argument(
+        "--teacher-forcing",
+        type=probability,
+        default=1.0,
+        help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)",
+    )
+    tr.add_argument("--eval-every", type=positive_int, default=100)
+    run_options(tr, Seq2SeqConfig)
+    tr.set_defaults(handler=_seq2seq_train, parser=tr)
+    run = s2s_sub.add_parser("run", help="decode inputs with a trained model (greedy)")
+    run.add_argument("--checkpoint", required=True, metavar="PATH")
+    run.add_argument("text", nargs="+", help="inputs, e.g. '3 March 2021'")
+    run.set_defaults(handler=_seq2seq_run, parser=run)
+
+
+def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
+    if task == "dates":
+        return date_pairs(20000, seed=0), date_pairs(1000, seed=1, held_out=True)
+    return reversal_pairs(20000, 2, max_len, seed=0), reversal_pairs(1000, 2, max_len, seed=1)  # notebook 11's
+
+
+def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
+    if args.task == "reverse" and args.max_len < 2:
+        ap.error(
+            f"--max-len must be at least 2 (the reverse task's strings have 2 to --max-len letters), got {args.max_len}"
+        )
+    check_outputs(ap, args)
+    train, val = _task_pairs(args.task, args.max_len)
+    vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
+    set_seed(args.seed)
+    model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl).to(get_device())
+    config = config_from(Seq2SeqConfig, args)
+    history = train_seq2seq(model, train, val, vocab, config)
+    write_outputs(args, model, vocab, history.to_dict())
+    print(
+        f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
+        f"held-out exact match {history.val_exact[-1]:.1%}"
+    )
+    if args.task == "reverse":
+        print(
+            "by length: "
+            + "  ".join(f"{n}: {a:.0%}" for n, a in zip(history.final_lengths, history.final_exact_by_length))
+        )
+    return 0
+
+
+def _seq2seq_run(ap: argparse.ArgumentParser, args) -> int:
+    model, vocab, _ = load(ap, args.checkpoint, "seq2seq")
+    try:
+        outputs = translate(model, args.text, vocab)
+    except ValueError as e:
+        ap.error(str(e))
+    for text, out in zip(args.text, outputs):
+        print(f"{text} -> {out}")
+    return 0
