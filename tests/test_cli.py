@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from rnnlab.cli import main
 from rnnlab.checkpoint import load_checkpoint
+from rnnlab.cli import main
 
 
 def run(*args):
