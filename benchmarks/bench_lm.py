@@ -53,9 +53,9 @@ def time_to_target(budget: float, train_ids, val_ids, V: int, target: float) -> 
     class Done(Exception):
         pass
 
-    def on_eval(step, record):
+    def on_eval(step, history):
         seconds = time.perf_counter() - start
-        if record["val_bpc"] <= target and not reached:
+        if history.val_bpc[-1] <= target and not reached:
             reached.append(seconds)
             raise Done
         if seconds > budget:

@@ -67,9 +67,6 @@ def test_ci_and_readme_use_make_test():
 
 def test_benchmark_runs_and_prints_its_table():
     """The benchmark script itself works (speed is measured by `make bench`, not asserted)."""
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_rnn.py"), "--quick", "--sizes", "tiny"],
         capture_output=True,
@@ -80,6 +77,18 @@ def test_benchmark_runs_and_prints_its_table():
     rows = [line for line in out.splitlines() if line.startswith("| ") and "tiny" in line]
     assert len(rows) == 4  # RNN, GRU, LSTM oneDNN, LSTM native
     assert all(line.count("×") == 2 for line in rows)
+
+
+def test_lm_benchmark_runs():
+    """bench_lm.py: throughput of both LSTMs and the time to a target, through train_lm's callback."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_lm.py"), "--rounds", "2", "--budget", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    assert "ratio rnnlab / torch" in out and "time to" in out
 
 
 def test_one_version_a_licence_and_the_helpers_at_the_top():

@@ -24,6 +24,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 import rnnlab
+from rnnlab.testing import TOLERANCES
 
 pytest.importorskip("expecttest")  # common_utils imports it
 cm = pytest.importorskip("torch.testing._internal.common_modules")
@@ -65,6 +66,7 @@ def test_error_inputs(info, case):
 
 
 def _sample_cases():
+    torch.manual_seed(0)  # module_db draws its sample inputs from the global generator: the same cases every run
     for m in INFOS:
         extra = {"with_packed_sequence": True} if _id(m) in ("RNN", "GRU") else {}
         for dtype in DTYPES:
@@ -113,10 +115,11 @@ def test_sample_inputs_match_torch(info, dtype, sample):
     leaves_o = [t for t in _tensors(args_o) if t.requires_grad] + list(ours.parameters())
     grads_t = torch.autograd.grad(sum((t * w).sum() for t, w in zip(out_t, weights)), leaves_t, allow_unused=True)
     grads_o = torch.autograd.grad(sum((t * w).sum() for t, w in zip(out_o, weights)), leaves_o, allow_unused=True)
+    grad_tol = TOLERANCES[dtype][1]  # the reference's criterion: |a - b| <= tol * max(1, max|b|) per tensor
     for a, b in zip(grads_o, grads_t):
         assert (a is None) == (b is None)
-        if a is not None:
-            torch.testing.assert_close(a, b, **TOL[dtype])
+        if a is not None:  # assert_close's float32 defaults fail correct gradients (pytorch-rnn-reference, sec. 9)
+            torch.testing.assert_close(a, b, rtol=0, atol=grad_tol * max(1.0, b.abs().max().item()))
 
     packed = any(isinstance(a, PackedSequence) for a in f.args)  # torch's reference is for unbatched input
     if sample.reference_fn is not None and not packed:  # test_modules' test_forward
