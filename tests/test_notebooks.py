@@ -121,3 +121,22 @@ def test_student_stub_keeps_indentation():
     exec(out, ns)
     with pytest.raises(NotImplementedError):
         ns["f"](1)
+
+
+def test_every_data_file_a_notebook_reads_is_in_the_repository():
+    """What a notebook loads from notebooks/data/ must be tracked by git, or a fresh clone cannot run it (a
+    checkpoint once matched the ignore rule for *.pt)."""
+    import subprocess
+
+    tracked = set(
+        subprocess.run(["git", "ls-files", "notebooks/data"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    )
+    if not tracked:
+        pytest.skip("not a git checkout")
+    for path in NOTEBOOKS:
+        for cell in code_cells(nbformat.read(path, as_version=4)):
+            for name in re.findall(r'Path\("(data/[^"*]+)"\)', cell.source):
+                target = f"notebooks/{name}"
+                assert target in tracked or any(t.startswith(target + "/") for t in tracked), (
+                    f"{path.name} reads {name}, untracked"
+                )
