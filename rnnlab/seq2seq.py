@@ -258,10 +258,14 @@ def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVoc
 
 def exact_match_by_length(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> dict[int, float]:
     """Exact match of the greedy outputs for each source length: ``{length: fraction}``, lengths ascending."""
-    hits: dict[int, list[bool]] = {}
-    for (s, _), hit in zip(pairs, _exact_hits(model, pairs, vocab)):
-        hits.setdefault(len(s), []).append(hit)
-    return {n: sum(v) / len(v) for n, v in sorted(hits.items())}
+    return _by_length(pairs, _exact_hits(model, pairs, vocab))
+
+
+def _by_length(pairs: Sequence[tuple[str, str]], hits: Sequence[bool]) -> dict[int, float]:
+    by_len: dict[int, list[bool]] = {}
+    for (s, _), hit in zip(pairs, hits):
+        by_len.setdefault(len(s), []).append(hit)
+    return {n: sum(v) / len(v) for n, v in sorted(by_len.items())}
 
 
 def _exact_hits(model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab) -> list[bool]:
@@ -371,12 +375,13 @@ def train_seq2seq(
         history.loss.append(loss.item())
         if step % config.eval_every == 0 or step == config.steps:
             history.eval_steps.append(step)
-            history.val_exact.append(exact_match(model, val, vocab))
+            hits = _exact_hits(model, val, vocab)  # greedy decoding of every validation pair
+            history.val_exact.append(sum(hits) / len(hits))
             history.val_char_forced.append(char_accuracy(model, val, vocab, teacher_forcing=1))
             history.val_char_free.append(char_accuracy(model, val, vocab, teacher_forcing=0))
             bar.set_postfix(loss=f"{loss.item():.3f}", exact=f"{history.val_exact[-1]:.3f}", refresh=False)
             if on_eval is not None:
                 on_eval(step, history)
-    by_length = exact_match_by_length(model, val, vocab)
+    by_length = _by_length(val, hits)  # the last step is always evaluated: its decoding, not a second one
     history.final_lengths, history.final_exact_by_length = list(by_length), list(by_length.values())
     return history
