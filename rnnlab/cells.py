@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.interop import TorchCompat, allow_in_weights_only_load
 from rnnlab.validation import check_cell_call, check_state_type
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_step", "lstm_step", "gru_step"]
@@ -104,7 +105,7 @@ def gru_step(xw_t: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Te
     return torch.lerp(n, h, z)  # n + z*(h - n) = (1-z)*n + z*h
 
 
-class _CellBase(nn.Module):
+class _CellBase(TorchCompat, nn.Module):
     """Parameters, initialisation and input checks shared by the three cells."""
 
     _gates: int
@@ -242,3 +243,6 @@ class GRUCell(_CellBase):
         xw = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
         h = gru_step(xw, h, self.weight_hh.t(), self.bias_hh)
         return h if batched else h.squeeze(0)
+
+
+allow_in_weights_only_load(RNNCell, LSTMCell, GRUCell)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -29,12 +30,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnlab.cells import gru_step, lstm_step, rnn_step
+from rnnlab.interop import TorchCompat, allow_in_weights_only_load
 from rnnlab.validation import (
     check_layer_args,
     check_layer_input,
     check_layer_states,
     check_no_projection,
     check_nonlinearity,
+    check_packed,
     check_state_type,
 )
 
@@ -59,7 +62,7 @@ class _ScaleRows(torch.autograd.Function):
         return grad * scale, None
 
 
-class _RNNBase(nn.Module):
+class _RNNBase(TorchCompat, nn.Module):
     """Constructor, parameters and the layer/direction/time loops shared by RNN, LSTM, GRU."""
 
     _gates: int  # 1 (RNN), 4 (LSTM), 3 (GRU): the weights stack _gates * hidden_size rows
@@ -103,6 +106,7 @@ class _RNNBase(nn.Module):
         kw = {"device": device, "dtype": dtype}
         D, P, rows = self._directions, self._out_width, self._gates * hidden_size  # rows: gates x H
         self._flat_weights_names: list[str] = []
+        self._all_weights: list[list[str]] = []  # names per (layer, direction), as torch.nn
         for k in range(num_layers):
             layer_in = input_size if k == 0 else D * P
             for d in range(D):
@@ -115,7 +119,51 @@ class _RNNBase(nn.Module):
                 for name, shape in shapes.items():
                     setattr(self, name + sfx, nn.Parameter(torch.empty(shape, **kw)))
                     self._flat_weights_names.append(name + sfx)
+                self._all_weights.append([name + sfx for name in shapes])
+        self._flat_index = {name: i for i, name in enumerate(self._flat_weights_names)}
+        self._init_flat_weights()
         self.reset_parameters()
+
+    # -- the weights forward reads: torch.nn's _flat_weights list ----------------------------------
+    # As in torch.nn, forward reads its weights from the list ``_flat_weights`` (one entry per name
+    # in ``_flat_weights_names``). The list follows ``setattr`` of a weight's name and ``.to()``, and
+    # forward rebuilds it from the attributes when one of them is a new object since the last build
+    # (torch.func.functional_call, a weight replaced by name). Code that masks or prunes weights by
+    # assigning ``module._flat_weights = [...]`` thus changes what forward computes, as with torch.nn.
+    def _init_flat_weights(self) -> None:
+        self._flat_weights = [getattr(self, n, None) for n in self._flat_weights_names]
+        self._flat_weight_refs = [None if w is None else weakref.ref(w) for w in self._flat_weights]
+
+    def _update_flat_weights(self) -> None:
+        """Rebuild ``_flat_weights`` if any weight attribute is not the object it was at the last build."""
+        for ref, name in zip(self._flat_weight_refs, self._flat_weights_names):
+            w = getattr(self, name, None)
+            if w is not None and ref is not None and ref() is not w:
+                self._init_flat_weights()
+                return
+
+    def __setattr__(self, attr: str, value) -> None:
+        if attr in self.__dict__.get("_flat_index", {}):
+            self._flat_weights[self._flat_index[attr]] = value
+        super().__setattr__(attr, value)
+
+    def _apply(self, fn, recurse: bool = True):
+        out = super()._apply(fn, recurse)
+        self._init_flat_weights()  # .to() / .double() may have made new tensors
+        return out
+
+    def __getstate__(self) -> dict:
+        self._update_flat_weights()
+        state = self.__dict__.copy()
+        state.pop("_flat_weight_refs", None)  # weak references do not pickle
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "_flat_weights" not in self.__dict__:
+            self._init_flat_weights()
+        else:
+            self._flat_weight_refs = [None if w is None else weakref.ref(w) for w in self._flat_weights]
 
     # -- torch.nn API -------------------------------------------------------------------
     @property
@@ -128,15 +176,9 @@ class _RNNBase(nn.Module):
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
     @property
-    def _flat_weights(self) -> list[Tensor]:
-        return [getattr(self, n) for n in self._flat_weights_names]
-
-    @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """Parameters grouped per (layer, direction), in registration order, like torch."""
-        per = len(self._flat_weights_names) // (self.num_layers * self._directions)
-        w = self._flat_weights
-        return [w[i : i + per] for i in range(0, len(w), per)]
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/sqrt(H), 1/sqrt(H))``, in registration order.
@@ -169,8 +211,9 @@ class _RNNBase(nn.Module):
     # -- subclass hooks ------------------------------------------------------------------
     def _param(self, name: str, k: int, d: int) -> Tensor | None:
         """Parameter ``name`` (``weight_ih``, ``bias_hh``, ...) of layer ``k``, direction ``d``;
-        None when the module has none (``bias=False``, no projection)."""
-        return getattr(self, f"{name}_l{k}" + ("_reverse" if d else ""), None)
+        None when the module has none (``bias=False``, no projection). Read from ``_flat_weights``."""
+        i = self._flat_index.get(f"{name}_l{k}" + ("_reverse" if d else ""))
+        return None if i is None else self._flat_weights[i]
 
     def _folded_bias(self, k: int, d: int) -> Tensor | None:
         """``b_ih + b_hh``: for RNN and LSTM only the sum matters, so it joins the input projection."""
@@ -194,11 +237,14 @@ class _RNNBase(nn.Module):
 
     def _prepare(self, input: Tensor | PackedSequence, hx: State | None) -> _Batch:
         """Check everything, and put input and states time-major, in the order the loops use."""
+        self._refuse_tracing()
+        self._update_flat_weights()
         name = type(self).__name__
-        L, D, w = self.num_layers, self._directions, self.weight_ih_l0
+        L, D, w = self.num_layers, self._directions, self._param("weight_ih", 0, 0)
         if isinstance(input, PackedSequence):
             x, batch_sizes, sorted_idx, unsorted_idx = input
             check_layer_input(x, self.input_size, w)
+            check_packed(name, x, batch_sizes)
             B, batched = int(batch_sizes[0]), True
         else:
             if input.dim() not in (2, 3):
@@ -494,3 +540,6 @@ class GRU(_RNNBase):
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, Tensor]:
         return self._forward_single_state(input, hx)
+
+
+allow_in_weights_only_load(RNN, LSTM, GRU)

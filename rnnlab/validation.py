@@ -41,9 +41,10 @@ def check_layer_args(
     for arg, value in (("bias", bias), ("batch_first", batch_first)):
         if not isinstance(value, bool):
             raise TypeError(f"{arg} should be of type bool, got: {type(value).__name__}")
-    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int):
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+        if not isinstance(value, int) or isinstance(value, bool):  # RNN(4, True): hidden_size True
             raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if value <= 0:
             raise ValueError(f"{arg} must be greater than zero")
     if num_layers <= 0:
@@ -113,9 +114,15 @@ def check_state_type(module: str, hx: object, pair: bool) -> None:
     if hx is None:
         return
     if pair:
+        names = "(h, c)" if module.endswith("Cell") else "(h_0, c_0)"
         if isinstance(hx, Tensor) or not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            names = "(h, c)" if module.endswith("Cell") else "(h_0, c_0)"
             raise TypeError(f"{module}: hx must be a pair {names} of tensors, got {type(hx).__name__}")
+        if not all(isinstance(s, Tensor) for s in hx):  # (h, None) is not "c = zeros"
+            got = ", ".join(type(s).__name__ for s in hx)
+            raise TypeError(
+                f"{module}: hx must be a pair {names} of tensors, got ({got}); "
+                "pass hx=None for zero states, or both tensors"
+            )
     elif not isinstance(hx, Tensor):
         shape = "(batch, hidden_size)" if module.endswith("Cell") else "(num_layers*num_directions, batch, hidden_size)"
         raise TypeError(
@@ -190,6 +197,27 @@ def check_layer_input(x: Tensor, input_size: int, weight: Tensor) -> None:
     check_device(x, weight, "input")
     if x.shape[-1] != input_size:
         raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {input_size}, got {x.shape[-1]}")
+
+
+def check_packed(module: str, data: Tensor, batch_sizes: Tensor) -> None:
+    """A ``PackedSequence`` (possibly built by hand): ``batch_sizes`` 1-D, positive, non-increasing
+    (sequences only end, as ``pack_padded_sequence`` sorts them), and summing to ``data``'s rows."""
+    sizes = batch_sizes.tolist() if batch_sizes.dim() == 1 else None
+    if not sizes or any(b < 1 for b in sizes):
+        raise RuntimeError(
+            f"{module}: a PackedSequence's batch_sizes must be a non-empty 1-D tensor of positive counts, "
+            f"got {batch_sizes.tolist()}"
+        )
+    if any(b > a for a, b in zip(sizes, sizes[1:])):
+        raise RuntimeError(
+            f"{module}: a PackedSequence's batch_sizes must not increase (sequences sorted longest first), "
+            f"got {sizes}; build it with torch.nn.utils.rnn.pack_padded_sequence or pack_sequence"
+        )
+    if sum(sizes) != data.shape[0]:
+        raise RuntimeError(
+            f"{module}: a PackedSequence's batch_sizes {sizes} sum to {sum(sizes)} rows, but its data has "
+            f"{data.shape[0]} rows (shape {list(data.shape)})"
+        )
 
 
 def check_layer_states(

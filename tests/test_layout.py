@@ -18,6 +18,7 @@ PACKAGE = ROOT / "rnnlab"
 
 LAYERS = {
     "rnnlab.validation": 0,
+    "rnnlab.interop": 0,
     "rnnlab.cells": 0,
     "rnnlab.layers": 0,
     "rnnlab.testing": 0,
