@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.layers import GRU
-from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step
+from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step, stopping
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 from rnnlab.vocab import PAD, CharVocab, pad_batch
 
@@ -375,21 +375,23 @@ def train_classifier(
     history = ClassifyHistory()
     bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not config.progress, mininterval=1.0)
     model.train()  # evaluation below (accuracy) restores training mode
-    for epoch in bar:
-        total, n, right = 0.0, 0, 0
-        for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch - 1):
-            x, y = x.to(device), y.to(device)  # lengths stay on the CPU
-            logits = model(x, lengths)
-            loss = F.cross_entropy(logits, y)
-            optimizer_step(model, opt, loss, config.clip)
-            total, n = total + loss.item() * len(y), n + len(y)
-            right += (logits.argmax(-1) == y).sum().item()
-        history.loss.append(total / n)
-        history.train_acc.append(right / n)
-        history.val_acc.append(accuracy(model, val, vocab))
-        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}", refresh=False)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
+    with stopping(history, "epoch", model) as where:
+        for epoch in bar:
+            where.count = epoch
+            total, n, right = 0.0, 0, 0
+            for x, lengths, y in _batches(train, config.batch_size, vocab, shuffle_seed=config.seed + epoch - 1):
+                x, y = x.to(device), y.to(device)  # lengths stay on the CPU
+                logits = model(x, lengths)
+                loss = F.cross_entropy(logits, y)
+                optimizer_step(model, opt, loss, config.clip)
+                total, n = total + loss.item() * len(y), n + len(y)
+                right += (logits.argmax(-1) == y).sum().item()
+            history.loss.append(total / n)
+            history.train_acc.append(right / n)
+            history.val_acc.append(accuracy(model, val, vocab))
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}", refresh=False)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
     history.final_confusion = confusion_matrix(model, val, vocab, model.out.out_features).tolist()
     return history
 

@@ -28,7 +28,16 @@ from torch import Tensor, nn
 
 from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.layers import GRU, LSTM, RNN
-from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step, sequence_loss
+from rnnlab.loop import (
+    Callback,
+    Record,
+    configured,
+    device_of,
+    evaluating,
+    optimizer_step,
+    sequence_loss,
+    stopping,
+)
 from rnnlab.validation import one_of, positive_ints, positive_number
 from rnnlab.vocab import CharVocab, one_hot
 
@@ -272,23 +281,25 @@ def fit(
     bar = tqdm(
         range(1, cfg.epochs + 1), disable=not cfg.progress, desc=model.spec["name"], leave=False, mininterval=1.0
     )
-    for epoch in bar:
-        model.train()
-        total = 0.0
-        for x, y in batches:
-            loss = sequence_loss(model(x), y, per_step)
-            optimizer_step(model, opt, loss, cfg.clip)
-            total += loss.item() * (y.shape[1] if per_step else y.numel())  # summed over chars
-        preds = predict(model, data)
-        correct = sum(p == t for (_, tgt), pred in zip(data.pairs, preds) for p, t in zip(pred, tgt))
-        history.loss.append(total / n_chars)
-        history.accuracy.append(correct / n_chars)
-        history.prediction.append(preds)
-        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.0%}", refresh=False)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
-        if cfg.early_stop and history.accuracy[-1] == 1.0:
-            break
+    with stopping(history, "epoch", model) as where:
+        for epoch in bar:
+            where.count = epoch
+            model.train()
+            total = 0.0
+            for x, y in batches:
+                loss = sequence_loss(model(x), y, per_step)
+                optimizer_step(model, opt, loss, cfg.clip)
+                total += loss.item() * (y.shape[1] if per_step else y.numel())  # summed over chars
+            preds = predict(model, data)
+            correct = sum(p == t for (_, tgt), pred in zip(data.pairs, preds) for p, t in zip(pred, tgt))
+            history.loss.append(total / n_chars)
+            history.accuracy.append(correct / n_chars)
+            history.prediction.append(preds)
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.0%}", refresh=False)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+            if cfg.early_stop and history.accuracy[-1] == 1.0:
+                break
     bar.close()
     return history
 

@@ -19,7 +19,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.layers import GRU, LSTM, RNN
-from rnnlab.loop import Callback, Record, configured, detach_state, device_of, evaluating, optimizer_step, sequence_loss
+from rnnlab.loop import (
+    Callback,
+    Record,
+    check_finite,
+    configured,
+    detach_state,
+    device_of,
+    evaluating,
+    optimizer_step,
+    sequence_loss,
+    stopping,
+)
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 from rnnlab.vocab import CharVocab
 
@@ -347,24 +358,27 @@ def train_lm(
     step = chars = 0
     since, since_chars = 0.0, 0
     model.train()
-    while step < total_steps:
-        state = None  # each pass over the text starts from zeros
-        for x, y in chunks:
-            loss, state = tbptt_step(model, opt, x, y, state, cfg.clip)
-            step, chars = step + 1, chars + y.numel()
-            since, since_chars = since + loss * y.numel(), since_chars + y.numel()
-            bar.update(1)
-            if step % eval_every == 0 or step == total_steps:
-                history.step.append(step)
-                history.chars.append(chars)
-                history.train_bpc.append(since / since_chars / LN2)
-                history.val_bpc.append(evaluate(model, val_ids))
-                since, since_chars = 0.0, 0
-                bar.set_postfix(val_bpc=f"{history.val_bpc[-1]:.3f}", refresh=False)
-                if on_eval is not None:
-                    on_eval(step, history)
-            if step >= total_steps:
-                break
+    with stopping(history, "step", model) as where:
+        while step < total_steps:
+            state = None  # each pass over the text starts from zeros
+            for x, y in chunks:
+                where.count = step + 1
+                loss, state = tbptt_step(model, opt, x, y, state, cfg.clip)
+                step, chars = step + 1, chars + y.numel()
+                since, since_chars = since + loss * y.numel(), since_chars + y.numel()
+                bar.update(1)
+                if step % eval_every == 0 or step == total_steps:
+                    history.step.append(step)
+                    history.chars.append(chars)
+                    history.train_bpc.append(since / since_chars / LN2)
+                    history.val_bpc.append(evaluate(model, val_ids))
+                    check_finite(history.val_bpc[-1], "the validation loss")
+                    since, since_chars = 0.0, 0
+                    bar.set_postfix(val_bpc=f"{history.val_bpc[-1]:.3f}", refresh=False)
+                    if on_eval is not None:
+                        on_eval(step, history)
+                if step >= total_steps:
+                    break
     bar.close()
     return history
 

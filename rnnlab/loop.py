@@ -10,13 +10,17 @@ out, because the loop is the lesson, but they share one interface:
   among them;
 * a :data:`Callback` ``(count, history)``, called after each epoch (``on_epoch``) or each
   evaluation (``on_eval``) with the 1-based epoch or step and the :class:`Record` so far;
-* counts are 1-based everywhere, and every history is a :class:`Record`.
+* counts are 1-based everywhere, and every history is a :class:`Record`;
+* a run stops at the first non-finite loss with :class:`TrainingDiverged`, and at Ctrl-C with
+  :class:`TrainingInterrupted`; both carry the history so far and where the run stopped
+  (:func:`stopping`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import random
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -36,6 +40,13 @@ __all__ = [
     "Record",
     "Callback",
     "configured",
+    "DataUnavailable",
+    "TrainingStopped",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "Where",
+    "stopping",
+    "check_finite",
 ]
 
 
@@ -70,7 +81,13 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, clip: float | None) -> None:
     """``zero_grad``, ``loss.backward()``, clip the total gradient norm to ``clip`` (None: no
-    clipping), ``step``: the update every training loop here makes."""
+    clipping), ``step``: the update every training loop here makes.
+
+    Raises:
+        TrainingDiverged: the loss is NaN or infinite (checked before the update, so the model
+            keeps the weights that gave it).
+    """
+    check_finite(loss.item(), "the training loss")
     optimizer.zero_grad()
     loss.backward()
     if clip is not None:
@@ -138,3 +155,75 @@ def configured(cls: type[C], config: C | None, overrides: dict[str, Any]) -> C:
     if unknown:
         raise TypeError(f"{cls.__name__} has no field(s) {unknown}; its fields: {fields}")
     return dataclasses.replace(config, **overrides)
+
+
+# -- runs that cannot go on -------------------------------------------------------------------
+class DataUnavailable(RuntimeError):
+    """A task's data is not installed here (``pydoc_data``, ``faker``); the message says how to get it."""
+
+
+class TrainingStopped(Exception):
+    """A run that stopped before its end. ``reason`` is ``'diverged'`` or ``'interrupted'``;
+    ``unit`` and ``count`` say where (``'step'``/``'epoch'``, 1-based: the one that did not
+    finish); ``history`` is the record up to the last completed evaluation."""
+
+    reason = "stopped"
+
+    def __init__(self, message: str, unit: str = "step", count: int = 0, history: Record | None = None) -> None:
+        super().__init__(message)
+        self.message, self.unit, self.count, self.history = message, unit, count, history
+
+    def at(self, where: Where, history: Record) -> TrainingStopped:
+        self.unit, self.count, self.history = where.unit, where.count, history
+        self.args = (f"{self.message} at {where.unit} {where.count}",)
+        return self
+
+
+class TrainingDiverged(TrainingStopped, FloatingPointError):
+    """The loss (or a validation measure) became NaN or infinite: the weights are no longer usable."""
+
+    reason = "diverged"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, under the command line) during training. A ``KeyboardInterrupt``, so it
+    stops a notebook cell as usual; ``history``, ``unit`` and ``count`` as :class:`TrainingStopped`."""
+
+    reason = "interrupted"
+    at = TrainingStopped.at
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message)
+        self.message, self.unit, self.count, self.history = message, "step", 0, None
+
+
+@dataclasses.dataclass
+class Where:
+    """The loop's position, for :func:`stopping`: the loop sets ``count`` as it goes."""
+
+    unit: str
+    count: int = 0
+
+
+def check_finite(value: float, what: str) -> None:
+    """Raise :class:`TrainingDiverged` (``"<what> is nan"``) unless ``value`` is finite."""
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"{what} is {value}")
+
+
+@contextlib.contextmanager
+def stopping(history: Record, unit: str, model: nn.Module | None = None) -> Iterator[Where]:
+    """Around a training loop: a divergence or a Ctrl-C inside leaves as :class:`TrainingDiverged`
+    or :class:`TrainingInterrupted`, carrying ``history`` and the ``unit`` and ``count`` the loop
+    last set on the yielded :class:`Where`. With ``model``, a loop that ends with non-finite
+    weights (a last update that blew up) is a divergence too."""
+    where = Where(unit)
+    try:
+        yield where
+        if model is not None and not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise TrainingDiverged("the weights are not finite after the last update")
+    except TrainingDiverged as e:
+        raise e.at(where, history) from None
+    except KeyboardInterrupt as e:
+        stop = e if isinstance(e, TrainingInterrupted) else TrainingInterrupted()
+        raise stop.at(where, history) from None

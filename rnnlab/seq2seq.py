@@ -28,7 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.cells import GRUCell
 from rnnlab.layers import GRU
-from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step
+from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step, stopping
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 from rnnlab.vocab import END, PAD, START, CharVocab, pad_batch
 
@@ -364,24 +364,26 @@ def train_seq2seq(
     order: list[int] = []
     bar = tqdm(range(1, config.steps + 1), desc="steps", disable=not config.progress, mininterval=1.0)
     model.train()  # evaluation below (exact_match) restores training mode
-    for step in bar:
-        if len(order) < config.batch_size:  # a new shuffled pass
-            order += torch.randperm(len(train), generator=g).tolist()
-        chunk, order = order[: config.batch_size], order[config.batch_size :]
-        src, lengths, tgt_in, tgt_out = make_batch([train[k] for k in chunk], vocab)
-        src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
-        loss = token_loss(model(src, lengths, tgt_in, config.teacher_forcing, generator=g), tgt_out)
-        optimizer_step(model, opt, loss, config.clip)
-        history.loss.append(loss.item())
-        if step % config.eval_every == 0 or step == config.steps:
-            history.eval_steps.append(step)
-            hits = _exact_hits(model, val, vocab)  # greedy decoding of every validation pair
-            history.val_exact.append(sum(hits) / len(hits))
-            history.val_char_forced.append(char_accuracy(model, val, vocab, teacher_forcing=1))
-            history.val_char_free.append(char_accuracy(model, val, vocab, teacher_forcing=0))
-            bar.set_postfix(loss=f"{loss.item():.3f}", exact=f"{history.val_exact[-1]:.3f}", refresh=False)
-            if on_eval is not None:
-                on_eval(step, history)
+    with stopping(history, "step", model) as where:
+        for step in bar:
+            where.count = step
+            if len(order) < config.batch_size:  # a new shuffled pass
+                order += torch.randperm(len(train), generator=g).tolist()
+            chunk, order = order[: config.batch_size], order[config.batch_size :]
+            src, lengths, tgt_in, tgt_out = make_batch([train[k] for k in chunk], vocab)
+            src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+            loss = token_loss(model(src, lengths, tgt_in, config.teacher_forcing, generator=g), tgt_out)
+            optimizer_step(model, opt, loss, config.clip)
+            history.loss.append(loss.item())
+            if step % config.eval_every == 0 or step == config.steps:
+                history.eval_steps.append(step)
+                hits = _exact_hits(model, val, vocab)  # greedy decoding of every validation pair
+                history.val_exact.append(sum(hits) / len(hits))
+                history.val_char_forced.append(char_accuracy(model, val, vocab, teacher_forcing=1))
+                history.val_char_free.append(char_accuracy(model, val, vocab, teacher_forcing=0))
+                bar.set_postfix(loss=f"{loss.item():.3f}", exact=f"{history.val_exact[-1]:.3f}", refresh=False)
+                if on_eval is not None:
+                    on_eval(step, history)
     by_length = _by_length(val, hits)  # the last step is always evaluated: its decoding, not a second one
     history.final_lengths, history.final_exact_by_length = list(by_length), list(by_length.values())
     return history
