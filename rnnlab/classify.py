@@ -34,7 +34,16 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab.layers import GRU
-from rnnlab.loop import Callback, Record, configured, device_of, evaluating, optimizer_step, stopping
+from rnnlab.loop import (
+    Callback,
+    DataUnavailable,
+    Record,
+    configured,
+    device_of,
+    evaluating,
+    optimizer_step,
+    stopping,
+)
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 from rnnlab.vocab import PAD, CharVocab, pad_batch
 
@@ -112,12 +121,14 @@ def surnames(max_per_language: int = 600, seed: int = 0) -> dict[str, list[str]]
         ``{language: sorted names}`` for the languages of :data:`SURNAME_LOCALES`.
 
     Raises:
-        RuntimeError: when faker is not installed.
+        DataUnavailable: when faker is not installed.
     """
     try:
         import faker
     except ImportError as e:
-        raise RuntimeError(f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}") from e
+        raise DataUnavailable(
+            f"the surname lists come from the faker package: pip install faker=={FAKER_VERSION}"
+        ) from e
     if faker.VERSION != FAKER_VERSION:
         warnings.warn(
             f"faker {faker.VERSION} is installed; the course's results were measured "

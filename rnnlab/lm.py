@@ -12,6 +12,7 @@ chunk with starts the next, *detached*: values flow on, gradients stop at the ch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.loop import (
     Callback,
+    DataUnavailable,
     Record,
     check_finite,
     configured,
@@ -48,6 +50,7 @@ __all__ = [
     "LMHistory",
     "train_lm",
     "sample",
+    "sample_stream",
 ]
 
 
@@ -72,13 +75,13 @@ def python_docs_text() -> str:
     order (sorted by topic name), so every run sees the same text.
 
     Raises:
-        RuntimeError: when the interpreter was built without ``pydoc_data`` (some minimal
+        DataUnavailable: when the interpreter was built without ``pydoc_data`` (some minimal
             distributions strip it).
     """
     try:
         from pydoc_data.topics import topics
     except ImportError as e:
-        raise RuntimeError(
+        raise DataUnavailable(
             "this Python has no pydoc_data.topics (the help topics of the standard library), "
             "so the course's text corpus is missing; use a full CPython install (python.org, "
             "conda, pyenv, or Debian's python3 with libpython3-stdlib)"
@@ -398,6 +401,8 @@ def sample(
     The prompt is read in one forward; then each step draws the next character from
     ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely when given,
     and feeds it back. Low temperature: safer, more repetitive; high: more varied, more errors.
+    Any positive temperature works: the logits are shifted by their maximum before the division
+    (the same softmax), so even ``1e-45`` does not overflow; it just picks the likeliest.
 
     Args:
         generator: a seeded CPU ``torch.Generator`` for repeatable samples. The draws are made on the
@@ -407,6 +412,19 @@ def sample(
     Returns:
         The prompt followed by the sampled characters.
     """
+    return prompt + "".join(sample_stream(model, vocab, prompt, length, temperature, top_k, generator))
+
+
+def sample_stream(
+    model: nn.Module,
+    vocab: CharVocab,
+    prompt: str,
+    length: int = 200,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[str]:
+    """:func:`sample`'s characters one at a time, as they are drawn (what ``lm sample`` prints)."""
     if not prompt:
         raise ValueError("the prompt must hold at least one character")
     if not (math.isfinite(temperature) and temperature > 0):
@@ -416,16 +434,17 @@ def sample(
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     x = vocab.encode(prompt).to(device_of(model)).unsqueeze(1)  # (T, 1)
-    out = []
     with evaluating(model):
         logits, state = model(x)
         for _ in range(length):
-            last = logits[-1, 0] / temperature  # (V,)
+            last = logits[-1, 0].double()  # (V,)
+            last = (last - last.max()) / temperature  # <= 0: no overflow at any temperature
             if top_k is not None:
                 kth = last.topk(top_k).values[-1]
                 last = last.masked_fill(last < kth, -math.inf)
-            probs = torch.softmax(last.float(), -1).cpu()  # (V,): drawn on the CPU, see `generator`
+            probs = torch.softmax(last, -1).cpu()  # (V,): drawn on the CPU, see `generator`
+            if not bool(probs.isfinite().all()):
+                raise ValueError("the model's logits are not finite: its weights are broken (a diverged run?)")
             k = int(torch.multinomial(probs, 1, generator=generator))
-            out.append(k)
+            yield vocab.decode([k])
             logits, state = model(torch.tensor([[k]], device=x.device), state)
-    return prompt + vocab.decode(out)

@@ -65,9 +65,9 @@ def test_other_strings(capsys):
         (["--source", "", "--target", ""], "non-empty"),
         (["--source", "hi", "--target", "ih", "--model", "bert"], "invalid choice"),
         (["--source", "hi", "--target", "ih", "--model", "rnn", "--hidden-size", "7"], "hidden_size must equal"),
-        (["--source", "hi", "--target", "ih", "--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
-        (["--source", "hi", "--target", "ih", "--hidden-size", "0"], "--hidden-size: expected a positive integer"),
-        (["--source", "hi", "--target", "ih", "--embedding-dim", "-3"], "--embedding-dim: expected a positive"),
+        (["--source", "hi", "--target", "ih", "--epochs", "0"], "--epochs: expected an integer from 1 to 100000, got 0"),
+        (["--source", "hi", "--target", "ih", "--hidden-size", "0"], "--hidden-size: expected an integer from 1 to"),
+        (["--source", "hi", "--target", "ih", "--embedding-dim", "-3"], "--embedding-dim: expected an integer from 1"),
         (["--source", "hi", "--target", "ih", "--clip", "-1"], "--clip: expected a positive finite number, got '-1'"),
         (["--source", "hi", "--target", "ih", "--lr", "nan"], "--lr: expected a positive finite number, got 'nan'"),
         (["--source", "hi", "--target", "ih", "--lr", "inf"], "--lr: expected a positive finite number"),
@@ -180,15 +180,15 @@ def test_seq2seq_reverse_reports_and_stores_exact_match_by_length(tmp_path, caps
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["names", "train", "--hidden-size", "0"], "expected a positive integer, got '0'"),
+        (["names", "train", "--hidden-size", "0"], "expected an integer from 1 to 4096, got 0"),
         (["names", "train", "--lr", "nan"], "expected a positive finite number"),
-        (["names", "train", "--save", "/proc/nope/x.pt"], "cannot write there"),
+        (["names", "train", "--save", "/proc/nope/x.pt"], "cannot write in /proc/nope"),
         (["names", "predict", "--checkpoint", "/nonexistent.pt", "Smith"], "no such file"),
         (["seq2seq", "train", "--teacher-forcing", "1.5"], "expected a number in [0, 1]"),
         (["seq2seq", "train", "--teacher-forcing", "nan"], "expected a number in [0, 1]"),
-        (["seq2seq", "train", "--steps", "-3"], "expected a positive integer"),
+        (["seq2seq", "train", "--steps", "-3"], "expected an integer from 1 to 1000000, got -3"),
         (["seq2seq", "run", "--checkpoint", "/nonexistent.pt", "x"], "no such file"),
-        (["seq2seq", "train", "--task", "reverse", "--max-len", "1"], "--max-len must be at least 2"),
+        (["seq2seq", "train", "--task", "reverse", "--max-len", "1"], "--max-len: expected an integer from 2 to 50"),
     ],
 )
 def test_names_and_seq2seq_bad_arguments_exit_2(args, message, capsys):

@@ -176,12 +176,12 @@ def test_cli_train_then_sample(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["train", "--hidden-size", "0"], "positive integer"),
+        (["train", "--hidden-size", "0"], "expected an integer from 1 to 4096"),
         (["train", "--lr", "nan"], "positive finite number"),
         (["train", "--clip", "-1"], "positive finite number"),
-        (["train", "--save", "/proc/nowhere/lm.pt"], "cannot write there"),
+        (["train", "--save", "/proc/nowhere/lm.pt"], "cannot write in /proc/nowhere"),
         (["sample", "--checkpoint", "/no/such.pt"], "no such file"),
-        (["sample", "--checkpoint", __file__], "not a readable rnnlab checkpoint"),
+        (["sample", "--checkpoint", __file__], "is not an rnnlab checkpoint: it is not a file torch.save wrote"),
         (["sample", "--checkpoint", "CKPT", "--prompt", "日本"], "unknown"),
         (["sample", "--checkpoint", "CKPT", "--temperature", "0"], "positive finite number"),
     ],

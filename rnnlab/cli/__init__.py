@@ -15,7 +15,10 @@ languages; ``python -m rnnlab seq2seq train --task dates --save dates.pt`` train
 encoder–decoder and ``python -m rnnlab seq2seq run --checkpoint dates.pt "3 March 2021"``
 decodes new inputs.
 
-Progress goes to stderr; bad arguments are refused up front with exit code 2.
+Progress goes to stderr. Exit codes: 0 done; 2 refused (bad arguments, a file that is not a
+checkpoint, data not installed: one line, no traceback); 1 training diverged (NaN or infinite
+loss: the history is written, the checkpoint is not, so a good earlier one stays); 130 at Ctrl-C
+and 143 at SIGTERM (the history so far and, with ``--save``, the model as it is are written).
 
 One file per task registers its subcommands (``register(sub)``), over :mod:`rnnlab.cli.common`.
 """
@@ -23,8 +26,13 @@ One file per task registers its subcommands (``register(sub)``), over :mod:`rnnl
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import threading
 
-from rnnlab.cli import labelling, lm, names, seq2seq
+from rnnlab.cli import common, labelling, lm, names, seq2seq
+from rnnlab.loop import DataUnavailable
 
 __all__ = ["main", "parser"]
 
@@ -41,4 +49,29 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.handler(args.parser, args)  # errors are reported by the subcommand's own parser
+    with _sigterm_as_interrupt():
+        try:
+            return args.handler(args.parser, args)  # errors are reported by the subcommand's own parser
+        except (ValueError, DataUnavailable, OSError) as e:  # what the user can fix: one line, exit 2
+            args.parser.error(str(e))
+        except KeyboardInterrupt:  # outside training (which handles its own): loading, sampling
+            print(f"stopped by {'SIGTERM' if common._TERMINATED else 'Ctrl-C'}", file=sys.stderr)
+            return 143 if common._TERMINATED else 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM stops a run as Ctrl-C does (temporary files removed, the history so far written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        common._TERMINATED.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

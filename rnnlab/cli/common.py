@@ -14,13 +14,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from rnnlab.checkpoint import atomic_write, load_checkpoint, save_checkpoint
-from rnnlab.loop import get_device
+from rnnlab.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_target
+from rnnlab.loop import Record, TrainingDiverged, TrainingInterrupted, TrainingStopped, get_device
 from rnnlab.validation import IMPLS
 
 
-def positive(kind: type) -> Callable[[str], int | float]:
-    """An argparse type: a positive (finite) ``int`` or ``float``."""
+def positive(kind: type, most: float | None = None) -> Callable[[str], int | float]:
+    """An argparse type: a positive (finite) ``int`` or ``float``, at most ``most`` when given."""
 
     def parse(text: str):
         try:
@@ -30,12 +30,40 @@ def positive(kind: type) -> Callable[[str], int | float]:
         if value is None or not (math.isfinite(value) and value > 0):
             what = "integer" if kind is int else "finite number"
             raise argparse.ArgumentTypeError(f"expected a positive {what}, got {text!r}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:g}, got {text}")
+        return value
+
+    return parse
+
+
+def int_in(least: int, most: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[least, most]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"expected an integer from {least} to {most}, got {text}")
         return value
 
     return parse
 
 
 positive_int, positive_float = positive(int), positive(float)
+# The bounds of what the command line trains on a laptop: beyond them, a run would exhaust memory
+# (a 4096-wide LSTM layer already holds 134 M weights) or never end, so they are refused up front.
+MAX_WIDTH, MAX_LAYERS, MAX_BATCH, MAX_LR = 4096, 16, 65536, 10.0
+MAX_SEED = 2**32 - 1
+width, layers, batch_size, learning_rate, seed = (
+    int_in(1, MAX_WIDTH),
+    int_in(1, MAX_LAYERS),
+    int_in(1, MAX_BATCH),
+    positive(float, MAX_LR),
+    int_in(0, MAX_SEED),
+)
 
 
 def probability(text: str) -> float:
@@ -70,69 +98,166 @@ def model_options(tr: argparse.ArgumentParser, hidden_size: int, embedding_dim: 
         default="rnnlab",
         help="rnnlab's from-scratch layers or torch.nn's fused ones (same weights)",
     )
-    tr.add_argument("--hidden-size", type=positive_int, default=hidden_size)
-    tr.add_argument("--embedding-dim", type=positive_int, default=embedding_dim)
+    tr.add_argument("--hidden-size", type=width, default=hidden_size, help=f"1 to {MAX_WIDTH}")
+    tr.add_argument("--embedding-dim", type=width, default=embedding_dim, help=f"1 to {MAX_WIDTH}")
     if num_layers:
-        tr.add_argument("--num-layers", type=positive_int, default=1)
+        tr.add_argument("--num-layers", type=layers, default=1, help=f"1 to {MAX_LAYERS}")
 
 
 def run_options(tr: argparse.ArgumentParser, config) -> None:
     """Optimiser, seed and output options, with defaults from a training config class."""
-    tr.add_argument("--batch-size", type=positive_int, default=config.batch_size)
-    tr.add_argument("--lr", type=positive_float, default=config.lr)
+    tr.add_argument("--batch-size", type=batch_size, default=config.batch_size, help=f"1 to {MAX_BATCH}")
+    tr.add_argument("--lr", type=learning_rate, default=config.lr, help=f"learning rate, at most {MAX_LR:g}")
     tr.add_argument("--clip", type=positive_float, default=config.clip, help="max gradient norm")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
-    tr.add_argument("--history", metavar="PATH", default=None, help="write the history as JSON here")
+    seed_option(tr, 0)
+    save_option(tr)
+    tr.add_argument(
+        "--history",
+        metavar="PATH",
+        default=None,
+        help="write the history as JSON here (strict JSON: a diverged run's NaN or infinite values are null)",
+    )
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def seed_option(tr: argparse.ArgumentParser, default: int, help: str = "") -> None:
+    tr.add_argument("--seed", type=seed, default=default, help=help or f"random seed, 0 to {MAX_SEED}")
+
+
+def save_option(tr: argparse.ArgumentParser) -> None:
+    tr.add_argument(
+        "--save",
+        metavar="PATH",
+        default=None,
+        help="write a checkpoint here, atomically (a symlink is followed; an existing non-file is refused); "
+        "a run that diverges never replaces it",
+    )
+
+
 def run_settings(args) -> dict:
-    """The training settings of a run, as stored in its checkpoint and history."""
-    skip = {"command", "action", "handler", "parser", "save", "history", "no_progress"}
+    """The training settings of a run, as stored in its checkpoint and history (a subcommand may
+    set ``args.settings`` to choose them)."""
+    if getattr(args, "settings", None) is not None:
+        return dict(args.settings)
+    skip = {"command", "action", "handler", "parser", "save", "history", "no_progress", "settings"}
     return {k: v for k, v in vars(args).items() if k not in skip}
 
 
 def check_outputs(ap: argparse.ArgumentParser, args) -> None:
-    """Refuse unwritable --save / --history paths before any training."""
-    writable(ap, "--save", args.save)
-    writable(ap, "--history", args.history)
+    """Refuse unwritable --save / --history paths before any training, and one file given for both."""
+    targets = {option: writable(ap, option, getattr(args, option[2:], None)) for option in ("--save", "--history")}
+    save, history = targets["--save"], targets["--history"]
+    if save is not None and history is not None and os.path.abspath(save) == os.path.abspath(history):
+        ap.error(f"--save and --history name the same file ({args.save}): the history would overwrite the checkpoint")
 
 
-def writable(ap: argparse.ArgumentParser, option: str, path: str | None) -> None:
-    """Refuse, before any training, a path that cannot be written: try a file beside it."""
+def writable(ap: argparse.ArgumentParser, option: str, path: str | None) -> Path | None:
+    """Refuse, before any training, a path that cannot be written (see
+    :func:`rnnlab.checkpoint.write_target`: no folders, devices or FIFOs; a symlink is followed),
+    and try a file beside it. Returns the file that will be written."""
     if path is None:
-        return
-    target = Path(path)
+        return None
     try:
-        if target.is_dir():
-            raise IsADirectoryError(f"{path} is a folder")
+        target = write_target(path)
+    except ValueError as e:
+        ap.error(f"{option} {e}")
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        ap.error(f"{option} {path}: cannot write there ({e.strerror or e})")
+        ap.error(f"{option} {path}: cannot write in {target.parent} ({e.strerror or e})")
+    return target
+
+
+def strict_json(value):
+    """``value`` with every NaN or infinite float replaced by None: strict JSON (what
+    ``json.dumps`` would write as ``NaN`` or ``Infinity``, which strict parsers refuse)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def write_outputs(
-    args, model, vocab, history: dict, labels: list[str] | None = None, baselines: dict | None = None
+    args,
+    model,
+    vocab,
+    history: dict,
+    labels: list[str] | None = None,
+    baselines: dict | None = None,
+    stopped: TrainingStopped | TrainingInterrupted | None = None,
 ) -> None:
     """The checkpoint (--save; its config: the settings, and the class labels if any) and the
-    history JSON (--history; also the baselines), each written atomically."""
+    history JSON (--history; also the baselines, and how the run stopped early if it did), each
+    written atomically. A diverged run writes its history but never a checkpoint."""
     settings = run_settings(args)
     extra = {} if labels is None else {"labels": labels}
-    if args.save:
-        print(f"saved {save_checkpoint(args.save, model, vocab, {**settings, **extra})}", file=sys.stderr)
-    if args.history:
+    save = getattr(args, "save", None)
+    if save and (stopped is None or stopped.reason != "diverged"):
+        print(f"saved {save_checkpoint(save, model, vocab, {**settings, **extra})}", file=sys.stderr)
+    if getattr(args, "history", None):
         payload = {
             "settings": settings,
             **extra,
             **({} if baselines is None else {"baselines": baselines}),
+            **({} if stopped is None else {"stopped": {"reason": stopped.reason, stopped.unit: stopped.count}}),
             "history": history,
         }
-        atomic_write(args.history, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
+        text = json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n"
+        atomic_write(args.history, lambda f: f.write(text.encode()))
         print(f"wrote {args.history}", file=sys.stderr)
+
+
+def train_run(args, model, vocab, train: Callable[[], Record], labels=None, baselines=None) -> Record | int:
+    """Run ``train()`` and write its outputs; a run that stops early is reported here.
+
+    Returns the history when the run finished (the caller prints its summary), else the exit
+    code: 1 when it diverged (one line; the history is written, the checkpoint is not, so an
+    earlier good one at --save stays), 130 at Ctrl-C and 143 at SIGTERM (the history so far
+    and, with --save, the model as it is).
+    """
+    try:
+        history = train()
+    except (TrainingDiverged, TrainingInterrupted) as stop:
+        done = stop.history.to_dict() if stop.history is not None else {}
+        write_outputs(args, model, vocab, done, labels, baselines, stopped=stop)
+        if stop.reason == "diverged":
+            kept = f"; nothing saved to {args.save}" if getattr(args, "save", None) else ""
+            print(
+                f"error: training diverged at {stop.unit} {stop.count}: {stop.message}{kept}. "
+                "Try a smaller --lr, or --clip.",
+                file=sys.stderr,
+            )
+            return 1
+        signal_name = "SIGTERM" if _TERMINATED else "Ctrl-C"
+        print(f"stopped by {signal_name} at {stop.unit} {stop.count}", file=sys.stderr)
+        return 143 if _TERMINATED else 130
+    write_outputs(args, model, vocab, history.to_dict(), labels, baselines)
+    return history
+
+
+_TERMINATED: list[int] = []  # set by the SIGTERM handler of rnnlab.cli.main
+
+
+def ignored(option: str, setting: str, why: str) -> None:
+    """One warning line for an option the chosen model or task does not use."""
+    print(f"warning: {option} is ignored with {setting} ({why})", file=sys.stderr)
+
+
+def warn_worse_than_uniform(what: str, value: float, uniform: float, higher_is_better: bool) -> None:
+    """One warning line when a run ends worse than guessing uniformly."""
+    worse = value < uniform if higher_is_better else value > uniform
+    if worse:
+        print(
+            f"warning: {what} {value:.3f} is worse than the uniform baseline {uniform:.3f}: "
+            "the run diverged or learned nothing; try a smaller --lr, or more steps",
+            file=sys.stderr,
+        )
 
 
 def load(ap: argparse.ArgumentParser, path: str, name: str):
@@ -140,9 +265,10 @@ def load(ap: argparse.ArgumentParser, path: str, name: str):
         ap.error(f"--checkpoint {path}: no such file")
     try:
         model, vocab, config = load_checkpoint(path)
-    except Exception as e:  # not a checkpoint, or another format
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        ap.error(f"--checkpoint {path}: not a readable rnnlab checkpoint ({first})")
+    except (ValueError, OSError) as e:  # not a checkpoint, another format, damaged, unreadable
+        ap.error(f"--checkpoint {e}" if str(e).startswith(str(path)) else f"--checkpoint {path}: {e}")
     if model.spec.get("name") != name:
         ap.error(f"--checkpoint {path}: holds a '{model.spec.get('name')}' model, not a '{name}' one")
+    if not all(bool(p.isfinite().all()) for p in model.parameters()):
+        ap.error(f"--checkpoint {path}: its weights are not finite (saved from a run that diverged)")
     return model.to(get_device()), vocab, config

@@ -6,8 +6,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnlab.checkpoint import save_checkpoint
-from rnnlab.cli.common import config_from, positive_float, positive_int, writable
+from rnnlab.cli.common import (
+    MAX_LR,
+    config_from,
+    ignored,
+    int_in,
+    learning_rate,
+    positive_float,
+    save_option,
+    seed_option,
+    train_run,
+    width,
+    writable,
+)
 from rnnlab.labelling import MODEL_NAMES, PairDataset, TrainConfig, build_model, fit, predict, validate_pair
 from rnnlab.loop import get_device, set_seed
 
@@ -24,25 +35,25 @@ def register(sub) -> None:
     tr.add_argument("--model", choices=MODEL_NAMES, default="gru")
     tr.add_argument(
         "--hidden-size",
-        type=positive_int,
+        type=width,
         default=None,
         help="hidden size of the embedding models (default 8; the one-hot models use the vocabulary size)",
     )
-    tr.add_argument("--embedding-dim", type=positive_int, default=None, help="embedding size (default 10)")
     tr.add_argument(
-        "--epochs", type=positive_int, default=TrainConfig.epochs, help="epochs to train (default %(default)s)"
+        "--embedding-dim", type=width, default=None, help="embedding size of the embedding models (default 10)"
+    )
+    tr.add_argument(
+        "--epochs", type=int_in(1, 100_000), default=TrainConfig.epochs, help="epochs to train (default %(default)s)"
     )
     tr.add_argument(
         "--early-stop",
         action="store_true",
         help="stop at the first epoch with every character right (default: train all --epochs)",
     )
-    tr.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
+    tr.add_argument("--lr", type=learning_rate, default=TrainConfig.lr, help=f"at most {MAX_LR:g}")
     tr.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (a positive number)")
-    tr.add_argument(
-        "--seed", type=int, default=1, help="random seed (default 1; with some seeds the one-hot models stall at 80%%)"
-    )
-    tr.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here (atomically)")
+    seed_option(tr, 1, help="random seed (default 1; with some seeds the one-hot models stall at 80%%)")
+    save_option(tr)
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     tr.set_defaults(handler=_train, parser=tr)
 
@@ -53,6 +64,8 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
     except ValueError as e:
         ap.error(str(e))
     writable(ap, "--save", args.save)
+    if args.model in ("rnncell", "rnn") and args.embedding_dim is not None:
+        ignored(f"--embedding-dim {args.embedding_dim}", f"--model {args.model}", "it reads one-hot vectors")
     set_seed(args.seed)
     data = PairDataset([(args.source, args.target)])
     try:
@@ -61,7 +74,11 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
         ap.error(str(e))
     model.to(get_device())
     config = config_from(TrainConfig, args)
-    history = fit(model, data, config)
+    settings = {"source": args.source, "target": args.target, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
+    args.settings = settings  # what its checkpoint's config records
+    history = train_run(args, model, data.vocab, lambda: fit(model, data, config))
+    if isinstance(history, int):
+        return history
     reached = history.epochs_to_100
     print(
         f"model {args.model}: {history.epochs} epochs, loss {history.loss[-1]:.4f}, "
@@ -76,14 +93,6 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
             f"{len(args.target)} characters wrong. {_suggestion(args)}",
             file=sys.stderr,
         )
-    if args.save:
-        path = save_checkpoint(
-            args.save,
-            model,
-            data.vocab,
-            {"source": args.source, "target": args.target, "epochs": history.epochs, "lr": args.lr, "seed": args.seed},
-        )
-        print(f"saved {path}", file=sys.stderr)
     print(prediction)
     return 0
 

@@ -10,15 +10,27 @@ import torch
 from rnnlab.cli.common import (
     check_outputs,
     config_from,
+    int_in,
     load,
     model_options,
     positive_float,
     positive_int,
     run_options,
+    seed_option,
     task_parser,
-    write_outputs,
+    train_run,
+    warn_worse_than_uniform,
 )
-from rnnlab.lm import CharLM, LMConfig, baselines, python_docs_text, sample, split_text, train_lm, zen_of_python
+from rnnlab.lm import (
+    CharLM,
+    LMConfig,
+    baselines,
+    python_docs_text,
+    sample_stream,
+    split_text,
+    train_lm,
+    zen_of_python,
+)
 from rnnlab.loop import get_device, set_seed
 from rnnlab.vocab import CharVocab
 
@@ -45,20 +57,28 @@ def register(sub) -> None:
     )
     tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
     model_options(tr, hidden_size=128, embedding_dim=32)
-    tr.add_argument("--epochs", type=positive_int, default=15)
+    tr.add_argument("--epochs", type=int_in(1, 1000), default=15, help="passes over the text, 1 to 1000")
     tr.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps")
-    tr.add_argument("--seq-len", type=positive_int, default=LMConfig.seq_len)
+    tr.add_argument("--seq-len", type=int_in(1, 4096), default=LMConfig.seq_len, help="steps of truncated BPTT")
     tr.add_argument("--eval-every", type=positive_int, default=100, help="validate every N steps")
     run_options(tr, LMConfig)
     tr.set_defaults(handler=_lm_train, parser=tr)
     sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
     sa.add_argument("--checkpoint", required=True, metavar="PATH")
     sa.add_argument("--prompt", default="The ")
-    sa.add_argument("--length", type=positive_int, default=300)
-    sa.add_argument("--temperature", type=positive_float, default=0.8)
+    sa.add_argument(
+        "--length",
+        type=int_in(1, MAX_LENGTH),
+        default=300,
+        help=f"characters to sample, 1 to {MAX_LENGTH:,} (printed as they come)",
+    )
+    sa.add_argument("--temperature", type=positive_float, default=0.8, help="any positive number")
     sa.add_argument("--top-k", type=positive_int, default=None)
-    sa.add_argument("--seed", type=int, default=0)
+    seed_option(sa, 0)
     sa.set_defaults(handler=_lm_sample, parser=sa)
+
+
+MAX_LENGTH = 100_000
 
 
 def _lm_train(ap: argparse.ArgumentParser, args) -> int:
@@ -67,19 +87,31 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     vocab = CharVocab.from_strings(text)
     train, val = split_text(text, 0.1)
     train_ids, val_ids = vocab.encode(train), vocab.encode(val)
+    check_fits(len(train_ids), args.batch_size, args.seq_len, args.text)
     set_seed(args.seed)
     model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers, impl=args.impl).to(
         get_device()
     )
     config = config_from(LMConfig, args)
-    history = train_lm(model, train_ids, val_ids, config)
     base = baselines(train_ids, val_ids, len(vocab))
-    write_outputs(args, model, vocab, history.to_dict(), baselines=base)
+    history = train_run(args, model, vocab, lambda: train_lm(model, train_ids, val_ids, config), baselines=base)
+    if isinstance(history, int):
+        return history
     print(
         f"{args.kind} ({args.impl}), {history.step[-1]} steps: validation {history.val_bpc[-1]:.3f} bits/char; "
         f"baselines: uniform {base['uniform']:.3f}, unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}"
     )
+    warn_worse_than_uniform("validation bits/char", history.val_bpc[-1], base["uniform"], higher_is_better=False)
     return 0
+
+
+def check_fits(n_chars: int, batch_size: int, seq_len: int, text: str) -> None:
+    """The text must fill ``batch_size`` rows of at least two characters each."""
+    if (n_chars - 1) // batch_size < 2:
+        raise ValueError(
+            f"--batch-size {batch_size} is too large for the {text!r} text: its {n_chars:,} training characters "
+            f"fill at most {(n_chars - 1) // 2:,} rows of two; use a smaller --batch-size"
+        )
 
 
 def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
@@ -89,6 +121,9 @@ def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
         ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
     if args.top_k is not None and args.top_k > len(vocab):
         ap.error(f"--top-k must be at most the vocabulary size {len(vocab)}")
-    g = torch.Generator().manual_seed(args.seed)  # sample() draws on the CPU: the same text on any device
-    print(sample(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g))
+    g = torch.Generator().manual_seed(args.seed)  # draws on the CPU: the same text on any device
+    print(args.prompt, end="", flush=True)
+    for char in sample_stream(model, vocab, args.prompt, args.length, args.temperature, args.top_k, generator=g):
+        print(char, end="", flush=char == "\n")
+    print(flush=True)
     return 0

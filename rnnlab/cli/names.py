@@ -18,12 +18,14 @@ from rnnlab.classify import (
 from rnnlab.cli.common import (
     check_outputs,
     config_from,
+    int_in,
     load,
     model_options,
     positive_int,
     run_options,
     task_parser,
-    write_outputs,
+    train_run,
+    warn_worse_than_uniform,
 )
 from rnnlab.loop import get_device, set_seed
 from rnnlab.vocab import PAD, CharVocab
@@ -45,7 +47,7 @@ def register(sub) -> None:
         help="final states of both directions (default) or the masked mean of the outputs",
     )
     model_options(tr, hidden_size=128, embedding_dim=32)
-    tr.add_argument("--epochs", type=positive_int, default=ClassifyConfig.epochs)
+    tr.add_argument("--epochs", type=int_in(1, 1000), default=ClassifyConfig.epochs, help="1 to 1000")
     run_options(tr, ClassifyConfig)
     tr.set_defaults(handler=_names_train, parser=tr)
     pr = names_sub.add_parser("predict", help="the likely languages of surnames")
@@ -72,18 +74,22 @@ def _names_train(ap: argparse.ArgumentParser, args) -> int:
         impl=args.impl,
     ).to(get_device())
     config = config_from(ClassifyConfig, args)
-    history = train_classifier(model, train, val, vocab, config)
     base = {
         "majority": majority_baseline(train, val),
         "char counts": char_count_baseline(train, val),
         "char pairs": char_count_baseline(train, val, 2),
         "char trigrams": char_count_baseline(train, val, 3),
     }
-    write_outputs(args, model, vocab, history.to_dict(), labels=labels, baselines=base)
+    history = train_run(
+        args, model, vocab, lambda: train_classifier(model, train, val, vocab, config), labels=labels, baselines=base
+    )
+    if isinstance(history, int):
+        return history
     print(
         f"validation accuracy {history.val_acc[-1]:.1%} after {args.epochs} epochs; baselines: "
         + ", ".join(f"{k} {v:.1%}" for k, v in base.items())
     )
+    warn_worse_than_uniform("validation accuracy", history.val_acc[-1], 1 / len(labels), higher_is_better=True)
     return 0
 
 

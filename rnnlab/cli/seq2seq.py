@@ -8,13 +8,15 @@ import argparse
 from rnnlab.cli.common import (
     check_outputs,
     config_from,
+    ignored,
+    int_in,
     load,
     model_options,
     positive_int,
     probability,
     run_options,
     task_parser,
-    write_outputs,
+    train_run,
 )
 from rnnlab.loop import get_device, set_seed
 from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, date_pairs, reversal_pairs, train_seq2seq, translate
@@ -36,9 +38,14 @@ def register(sub) -> None:
         default="dates",
         help="dates: '3 March 2021' -> '2021-03-03' (default); reverse: 'abc' -> 'cba'",
     )
-    tr.add_argument("--max-len", type=positive_int, default=14, help="longest string of the reverse task (from 2)")
+    tr.add_argument(
+        "--max-len",
+        type=int_in(2, MAX_LEN),
+        default=None,
+        help=f"longest string of the reverse task, 2 to {MAX_LEN} (default {DEFAULT_MAX_LEN}; --task reverse only)",
+    )
     model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
-    tr.add_argument("--steps", type=positive_int, default=1000)
+    tr.add_argument("--steps", type=int_in(1, 1_000_000), default=1000)
     tr.add_argument(
         "--teacher-forcing",
         type=probability,
@@ -54,6 +61,9 @@ def register(sub) -> None:
     run.set_defaults(handler=_seq2seq_run, parser=run)
 
 
+MAX_LEN, DEFAULT_MAX_LEN = 50, 14
+
+
 def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
     if task == "dates":
         return date_pairs(20000, seed=0), date_pairs(1000, seed=1, held_out=True)
@@ -61,18 +71,19 @@ def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
 
 
 def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
-    if args.task == "reverse" and args.max_len < 2:
-        ap.error(
-            f"--max-len must be at least 2 (the reverse task's strings have 2 to --max-len letters), got {args.max_len}"
-        )
+    if args.max_len is None:
+        args.max_len = DEFAULT_MAX_LEN
+    elif args.task != "reverse":
+        ignored(f"--max-len {args.max_len}", f"--task {args.task}", "its dates have a fixed form")
     check_outputs(ap, args)
     train, val = _task_pairs(args.task, args.max_len)
     vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
     set_seed(args.seed)
     model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl).to(get_device())
     config = config_from(Seq2SeqConfig, args)
-    history = train_seq2seq(model, train, val, vocab, config)
-    write_outputs(args, model, vocab, history.to_dict())
+    history = train_run(args, model, vocab, lambda: train_seq2seq(model, train, val, vocab, config))
+    if isinstance(history, int):
+        return history
     print(
         f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
         f"held-out exact match {history.val_exact[-1]:.1%}"
