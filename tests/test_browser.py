@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -49,12 +51,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1, token-less, with its own config and a copy of notebook 01."""
+    """JupyterLab on 127.0.0.1 with its own config and a copy of notebook 01, guarded as ``make lab``
+    guards it: a random token and the XSRF check on, so no other local user can start kernels as the
+    tester while it runs. Yields ``(url, token)``."""
     home = tmp_path_factory.mktemp("lab")
     work = home / "course"
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / "01_rnn_basics.ipynb", work)
     port = _free_port()
+    token = secrets.token_urlsafe(32)
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -71,9 +76,7 @@ def jupyterlab(tmp_path_factory):
         "--no-browser",
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
-        "--IdentityProvider.token=",
         "--ServerApp.password=",
-        "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={work}",
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -82,19 +85,20 @@ def jupyterlab(tmp_path_factory):
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     log = open(home / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # the token through the environment, not the command line that `ps` shows every user
+    proc = subprocess.Popen(cmd, env={**env, "JUPYTER_TOKEN": token}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"JupyterLab did not start:\n{(home / 'jupyterlab.log').read_text()}") from None
                 time.sleep(0.5)
-        yield url
+        yield url, token
     finally:
         proc.terminate()
         try:
@@ -137,7 +141,22 @@ def _h_n_cell(page):
     return page.locator('.widget-html .rnnlab-shapes td[data-name="h_n"]')
 
 
+def test_the_test_server_refuses_requests_without_its_token(jupyterlab):
+    url, token = jupyterlab
+    for path in ("/api/kernels", "/api/contents"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{url}{path}", timeout=5)
+        assert e.value.code == 403
+    start = urllib.request.Request(f"{url}/api/kernels", data=b"{}", method="POST")  # start a kernel
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(start, timeout=5)
+    assert e.value.code == 403
+    with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as ok:
+        assert ok.status == 200
+
+
 def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
+    url, token = jupyterlab
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
@@ -145,7 +164,7 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
         # 1100 px: a laptop with a file browser open; the layout must wrap, not hide or cut
         page = browser.new_page(viewport={"width": 1100, "height": 1600})
         try:
-            page.goto(f"{jupyterlab}/lab/tree/01_rnn_basics.ipynb")
+            page.goto(f"{url}/lab/tree/01_rnn_basics.ipynb?token={token}")
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
             # a fresh JupyterLab may ask which kernel to start: take the notebook's own (python3)
             select = page.locator(".jp-Dialog-button", has_text="Select")

@@ -65,7 +65,10 @@ def test_other_strings(capsys):
         (["--source", "", "--target", ""], "non-empty"),
         (["--source", "hi", "--target", "ih", "--model", "bert"], "invalid choice"),
         (["--source", "hi", "--target", "ih", "--model", "rnn", "--hidden-size", "7"], "hidden_size must equal"),
-        (["--source", "hi", "--target", "ih", "--epochs", "0"], "--epochs: expected an integer from 1 to 100000, got 0"),
+        (
+            ["--source", "hi", "--target", "ih", "--epochs", "0"],
+            "--epochs: expected an integer from 1 to 100000, got 0",
+        ),
         (["--source", "hi", "--target", "ih", "--hidden-size", "0"], "--hidden-size: expected an integer from 1 to"),
         (["--source", "hi", "--target", "ih", "--embedding-dim", "-3"], "--embedding-dim: expected an integer from 1"),
         (["--source", "hi", "--target", "ih", "--clip", "-1"], "--clip: expected a positive finite number, got '-1'"),

@@ -163,3 +163,41 @@ def test_chinese_student_copies(tmp_path):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert any("NotImplementedError" in c.source for c in nb.cells if c.cell_type == "code")
     assert not any(c.metadata.get("slideshow", {}).get("slide_type") == "notes" for c in nb.cells)
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        "<script>alert(1)</script>",
+        '<img src="x" onerror="alert(1)">',
+        "<iframe src='https://example.com'></iframe>",
+        "[点此](javascript:alert(1))",
+        "<a href='data:text/html;base64,PHNjcmlwdD4='>链接</a>",
+    ],
+)
+def test_a_translation_that_adds_markup_is_refused(tmp_path, monkeypatch, added):
+    """A .po file is text from translators: raw HTML or a script it adds never reaches JupyterLab or the site."""
+    translations = tmp_path / "translations"
+    shutil.copytree(ROOT / "translations" / LANG, translations / LANG)
+    monkeypatch.setattr(translate, "TRANSLATIONS", translations)
+    path = translations / LANG / f"{translate.numbered()[0].stem}.po"
+    po = polib.pofile(str(path))
+    entry = next(e for e in po if e.msgstr and not e.obsolete)
+    entry.msgstr += "\n\n" + added
+    po.save(str(path))
+    with pytest.raises(ValueError, match="the translation adds markup"):
+        translate.build(LANG, tmp_path / "out")
+
+
+def test_markup_check_spares_code_math_and_the_english_own_tags():
+    assert translate.markup_problems("x", "当 $t<n_b$ 且 `a<b>c` 时") == []
+    assert translate.markup_problems("a <br> b", "甲 <br> 乙") == []
+    assert translate.markup_problems("a <br> b", "甲 <br> 乙 <br>") == ["<br> is not in the English text"]
+    assert translate.markup_problems("x", "```html\n<script>\n```") == []
+
+
+def test_no_translation_adds_markup():
+    for path in translate.numbered():
+        po = translate.po_path(path, LANG)
+        for e in polib.pofile(str(po)):
+            assert translate.markup_problems(e.msgid, e.msgstr) == [], (po.name, e.linenum)

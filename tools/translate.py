@@ -16,13 +16,20 @@ Sphinx and the Python docs translations use, editable with Poedit or any text ed
 When an English cell changes, ``update`` keeps its old translation but marks it ``fuzzy`` with the previous English
 text (``#| msgid``), so a translator sees exactly what changed; a new cell gets an empty ``msgstr``. ``build`` never
 uses a fuzzy or empty translation (the English text stays), and tests/test_translations.py fails while any exists.
+
+A translation is text, never markup: ``build`` refuses one that brings raw HTML its English cell does not have
+(a ``<script>``, an ``<img onerror=...>``, an ``<iframe>``...), an ``on...=`` event attribute or a ``javascript:`` /
+``data:`` link, since the translated notebooks are rendered in JupyterLab and on the static site (``make site``).
+Code spans, code blocks and math are left out of the check (``$t<n$`` is not a tag).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import difflib
 import pathlib
+import re
 import shutil
 import sys
 
@@ -118,14 +125,42 @@ def status(lang: str) -> dict[str, dict[str, int]]:
     return out
 
 
+_LITERAL = re.compile(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$", re.S)  # code and math: not markup
+_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][\w:-]*)([^>]*)>")
+_DANGER = re.compile(r"\bon[a-z]+\s*=|(?:javascript|vbscript|data)\s*:", re.I)
+
+
+def markup_problems(msgid: str, msgstr: str) -> list[str]:
+    """What a translation adds as markup: HTML tags its English text does not have (by name and
+    count), and in any case event attributes and script or data links. Empty: it is plain text."""
+
+    def tags(text: str) -> collections.Counter:
+        return collections.Counter(m.group(1) + m.group(2).lower() for m in _TAG.finditer(_LITERAL.sub("", text)))
+
+    problems = [f"<{t}> is not in the English text" for t in sorted((tags(msgstr) - tags(msgid)).elements())]
+    danger = set(_DANGER.findall(_LITERAL.sub("", msgstr))) - set(_DANGER.findall(_LITERAL.sub("", msgid)))
+    problems += [f"{d!r} (script in a translation)" for d in sorted(danger)]
+    return problems
+
+
 def translated_notebook(path: pathlib.Path, lang: str) -> nbformat.NotebookNode:
-    """The English notebook with every translated (non-fuzzy) markdown cell replaced."""
+    """The English notebook with every translated (non-fuzzy) markdown cell replaced.
+
+    Raises:
+        ValueError: a translation adds markup (see :func:`markup_problems`).
+    """
     nb = nbformat.read(path, as_version=4)
     target = po_path(path, lang)
     entries = {e.msgid: e for e in polib.pofile(str(target)) if not e.obsolete} if target.exists() else {}
     for cell in nb.cells:
         e = entries.get(cell.source) if cell.cell_type == "markdown" else None
         if e is not None and e.msgstr and "fuzzy" not in e.flags:
+            problems = markup_problems(e.msgid, e.msgstr)
+            if problems:
+                raise ValueError(
+                    f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}:{e.linenum}: "
+                    f"the translation adds markup: {'; '.join(problems)}"
+                )
             cell.source = e.msgstr
     nb.metadata["language"] = lang
     return nb
