@@ -68,6 +68,7 @@ def test_script_of_a_model_holding_a_layer_refused():
         torch.jit.script(WordModel(rnnlab.GRU(3, 4)))
 
 
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # torch.nn's own checks, in the trace of ref
 @pytest.mark.parametrize("cls", LAYERS)
 def test_trace_refused_and_the_way_out_works(cls):
     ours = getattr(rnnlab, cls)(3, 4)

@@ -369,3 +369,11 @@ def test_ignored_options_are_said(capsys):
     args = ["seq2seq", "train", "--task", "dates", "--max-len", "9", "--steps", "1", "--hidden-size", "8"]
     assert main([*args, "--no-progress"]) == 0
     assert "warning: --max-len 9 is ignored with --task dates" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    model, vocab = tiny_lm()
+    save_checkpoint(tmp_path / "lm.pt", model, vocab)
+    cmd = f"{sys.executable} -m rnnlab lm sample --checkpoint {tmp_path / 'lm.pt'} --prompt ab --length 100000 | head -c 10"
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert r.stderr == "" and len(r.stdout) == 10 and r.returncode == 141

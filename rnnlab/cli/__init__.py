@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     with _sigterm_as_interrupt():
         try:
             return args.handler(args.parser, args)  # errors are reported by the subcommand's own parser
+        except BrokenPipeError:  # `... | head`: the reader has gone; no message, and none at exit either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE, as a shell reports it
         except (ValueError, DataUnavailable, OSError) as e:  # what the user can fix: one line, exit 2
             args.parser.error(str(e))
         except KeyboardInterrupt:  # outside training (which handles its own): loading, sampling
