@@ -140,7 +140,10 @@ def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> list[tuple[Ten
         raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size} and {seq_len}")
     row_len = (len(ids) - 1) // batch_size  # each row needs one extra character for its target
     if row_len < 1:
-        raise ValueError(f"{len(ids)} characters cannot fill {batch_size} rows of at least 2")
+        raise ValueError(
+            f"{len(ids):,} characters cannot fill batch_size={batch_size} rows of at least 2; "
+            f"use a batch_size of at most {max(1, len(ids) - 1)}"
+        )
     x = ids[: row_len * batch_size].view(batch_size, row_len).T  # (N/B, B)
     y = ids[1 : row_len * batch_size + 1].view(batch_size, row_len).T
     return [(x[t : t + seq_len], y[t : t + seq_len]) for t in range(0, row_len, seq_len)]

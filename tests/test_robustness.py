@@ -265,6 +265,55 @@ def test_every_trainer_stops_at_a_non_finite_loss():
     assert e.value.count == 1 and e.value.history.loss == []
 
 
+def _poisoned_runs():
+    """Each of the four trainers, with a callback that turns one weight NaN at its first report."""
+    from rnnlab.classify import NameClassifier, train_classifier
+    from rnnlab.seq2seq import Seq2Seq, train_seq2seq
+    from rnnlab.vocab import END, PAD, START
+
+    def poison(model):
+        def callback(count, history):
+            with torch.no_grad():
+                next(model.parameters()).fill_(math.nan)
+
+        return callback
+
+    data = PairDataset([("hello", "ohlol")])
+    m = build_model("gru", len(data.vocab))
+    yield "epoch 2", lambda: fit(m, data, epochs=5, progress=False, on_epoch=poison(m))
+
+    lm, vocab = tiny_lm()
+    ids = vocab.encode("abcdefedcba" * 20)
+    yield (
+        "step 3",
+        lambda: train_lm(
+            lm, ids, ids[:50], max_steps=6, eval_every=2, batch_size=4, seq_len=8, progress=False, on_eval=poison(lm)
+        ),
+    )
+
+    names = [("ab", 0), ("ba", 1), ("aab", 0), ("bba", 1)] * 4
+    cvocab = CharVocab.from_strings("ab", specials=(PAD,))
+    nc = NameClassifier(len(cvocab), 2, 4, 8)
+    run = lambda: train_classifier(nc, names, names, cvocab, epochs=4, progress=False, on_epoch=poison(nc))
+    yield "epoch 2", run
+
+    pairs = [("ab", "ba"), ("abb", "bba")] * 8
+    svocab = CharVocab.from_strings("ab", specials=(PAD, START, END))
+    s2s = Seq2Seq(len(svocab), 4, 8)
+    run = lambda: train_seq2seq(
+        s2s, pairs, pairs, svocab, steps=6, eval_every=2, batch_size=4, progress=False, on_eval=poison(s2s)
+    )
+    yield "step 3", run
+
+
+@pytest.mark.parametrize("case", range(4), ids=["fit", "train_lm", "train_classifier", "train_seq2seq"])
+def test_every_trainer_stops_at_the_first_nan_with_its_history(case):
+    where, run = list(_poisoned_runs())[case]
+    with pytest.raises(TrainingDiverged, match=f"the training loss is nan at {where}") as e:
+        run()
+    assert e.value.history is not None and e.value.reason == "diverged"
+
+
 def test_weights_blown_by_the_last_update_are_a_divergence():
     data = PairDataset([("hello", "ohlol")])
     model = build_model("gru", len(data.vocab))
@@ -338,7 +387,10 @@ def test_strict_json_replaces_non_finite_numbers():
         ([*LM, "--hidden-size", "1000000"], "--hidden-size: expected an integer from 1 to 4096"),
         ([*LM, "--seed", str(2**70)], "--seed: expected an integer from 0 to 4294967295"),
         ([*LM, "--lr", "1e300"], "--lr: expected at most 10"),
-        ([*LM, "--batch-size", "60000"], "--batch-size 60000 is too large for the 'zen' text"),
+        (
+            [*LM, "--batch-size", "60000"],
+            "cannot fill batch_size=60000 rows of at least 2; use a batch_size of at most",
+        ),
         (["lm", "sample", "--checkpoint", "x.pt", "--length", str(10**12)], "--length: expected an integer"),
         (["seq2seq", "train", "--task", "reverse", "--max-len", "100000"], "--max-len: expected an integer from 2"),
     ],

@@ -87,7 +87,6 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     vocab = CharVocab.from_strings(text)
     train, val = split_text(text, 0.1)
     train_ids, val_ids = vocab.encode(train), vocab.encode(val)
-    check_fits(len(train_ids), args.batch_size, args.seq_len, args.text)
     set_seed(args.seed)
     model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers, impl=args.impl).to(
         get_device()
@@ -103,15 +102,6 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     )
     warn_worse_than_uniform("validation bits/char", history.val_bpc[-1], base["uniform"], higher_is_better=False)
     return 0
-
-
-def check_fits(n_chars: int, batch_size: int, seq_len: int, text: str) -> None:
-    """The text must fill ``batch_size`` rows of at least two characters each."""
-    if (n_chars - 1) // batch_size < 2:
-        raise ValueError(
-            f"--batch-size {batch_size} is too large for the {text!r} text: its {n_chars:,} training characters "
-            f"fill at most {(n_chars - 1) // 2:,} rows of two; use a smaller --batch-size"
-        )
 
 
 def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
