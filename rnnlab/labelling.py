@@ -205,6 +205,11 @@ class TrainConfig:
         early_stop: stop after the first epoch on which every character is right.
         batch_size: pairs per batch (None: each length group in one batch).
         progress: show a ``tqdm.auto`` progress bar.
+        restore_best: at the end, put back the weights of the best epoch
+            (:attr:`History.best_epoch`: highest accuracy, then lowest loss), as Keras's
+            ``restore_best_weights``: a run that reached 100 % and then drifted (the one-hot
+            models under Adam do) ends right. Off by default, so the loop shows what training does;
+            the command line turns it on.
     """
 
     epochs: int = 200
@@ -214,6 +219,7 @@ class TrainConfig:
     early_stop: bool = True
     batch_size: int | None = None
     progress: bool = True
+    restore_best: bool = False
 
     def __post_init__(self) -> None:
         positive_ints(epochs=self.epochs)
@@ -240,6 +246,14 @@ class History(Record):
     def epochs_to_100(self) -> int | None:
         """First epoch (1-based) with every character right, or None."""
         return next((k + 1 for k, a in enumerate(self.accuracy) if a == 1.0), None)
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) with the highest accuracy, the lowest loss among those (the first on a
+        tie): the one ``restore_best`` keeps. None before any epoch."""
+        if not self.loss:
+            return None
+        return 1 + min(range(self.epochs), key=lambda k: (-self.accuracy[k], self.loss[k], k))
 
 
 def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -281,6 +295,7 @@ def fit(
     bar = tqdm(
         range(1, cfg.epochs + 1), disable=not cfg.progress, desc=model.spec["name"], leave=False, mininterval=1.0
     )
+    best = None  # restore_best: (epoch, weights) of the best epoch so far
     with stopping(history, "epoch", model) as where:
         for epoch in bar:
             where.count = epoch
@@ -295,12 +310,16 @@ def fit(
             history.loss.append(total / n_chars)
             history.accuracy.append(correct / n_chars)
             history.prediction.append(preds)
+            if cfg.restore_best and history.best_epoch == epoch:
+                best = (epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.0%}", refresh=False)
             if on_epoch is not None:
                 on_epoch(epoch, history)
             if cfg.early_stop and history.accuracy[-1] == 1.0:
                 break
     bar.close()
+    if best is not None and best[0] != history.epochs:
+        model.load_state_dict(best[1])  # the best epoch's weights, not the last's
     return history
 
 

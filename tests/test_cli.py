@@ -207,3 +207,39 @@ def test_checkpoint_of_another_task_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["names", "predict", "--checkpoint", str(ck), "Smith"])
     assert e.value.code == 2 and "holds a 'seq2seq' model, not a 'names' one" in capsys.readouterr().err
+
+
+def test_the_headline_example_ends_right_with_its_defaults_over_ten_seeds():
+    """`python -m rnnlab train --source hello --target ohlol --model M` (the CLI's defaults: 200 epochs of Adam at
+    lr 0.1, the best epoch kept) over seeds 0-9 for the five models. Measured: the embedding models reach 100 % on
+    every seed; the one-hot models on 8 of 10, and one of those 8 (seed 1, the default) drifts back to 80 % by
+    epoch 200 under Adam, so without restore_best only 7 would end right. Every run that reached 100 % must end at 100 %, the default
+    seed (1) included; a run that never did is the warning's case."""
+    from rnnlab.labelling import MODEL_NAMES, PairDataset, TrainConfig, build_model, fit, predict
+    from rnnlab.loop import set_seed
+
+    data = PairDataset([("hello", "ohlol")])
+    config = TrainConfig(early_stop=False, restore_best=True, progress=False)  # the CLI's defaults
+    ended_right, drifted = {}, {}
+    for name in MODEL_NAMES:
+        for seed in range(10):
+            set_seed(seed)
+            model = build_model(name, len(data.vocab))
+            h = fit(model, data, config)
+            right = predict(model, data)[0] == "ohlol"
+            assert right == (h.epochs_to_100 is not None), (name, seed)  # reached 100 % <=> ends right
+            assert right or seed != 1, name
+            ended_right[name] = ended_right.get(name, 0) + right
+            drifted[name] = drifted.get(name, 0) + (right and h.accuracy[-1] < 1)
+    assert all(ended_right[m] == 10 for m in ("embed-rnn", "lstm", "gru")), ended_right
+    assert all(ended_right[m] >= 7 for m in ("rnncell", "rnn")), ended_right
+    assert drifted["rnncell"] >= 1  # without keeping the best epoch, the default seed's run ends wrong
+
+
+def test_the_one_hot_headline_run_keeps_its_best_epoch(capsys):
+    assert main(["train", "--source", "hello", "--target", "ohlol", "--model", "rnncell", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "ohlol" and "kept the weights of epoch" in err and "warning" not in err
+    assert main(["train", "--source", "hello", "--target", "ohlol", "--model", "rnncell", "--keep-last"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() != "ohlol" and "warning: training ended at 80%" in err  # the drift it avoids

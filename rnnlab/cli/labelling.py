@@ -50,6 +50,13 @@ def register(sub) -> None:
         action="store_true",
         help="stop at the first epoch with every character right (default: train all --epochs)",
     )
+    tr.add_argument(
+        "--keep-last",
+        dest="restore_best",
+        action="store_false",
+        help="keep the last epoch's weights (default: the best epoch's, highest accuracy then lowest loss)",
+    )
+    tr.add_argument("--optimizer", choices=("adam", "sgd"), default=TrainConfig.optimizer)
     tr.add_argument("--lr", type=learning_rate, default=TrainConfig.lr, help=f"at most {MAX_LR:g}")
     tr.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (a positive number)")
     seed_option(tr, 1, help="random seed (default 1; with some seeds the one-hot models stall at 80%%)")
@@ -75,21 +82,29 @@ def _train(ap: argparse.ArgumentParser, args) -> int:
     model.to(get_device())
     config = config_from(TrainConfig, args)
     settings = {"source": args.source, "target": args.target, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
+    settings |= {"optimizer": args.optimizer, "restore_best": args.restore_best}
     args.settings = settings  # what its checkpoint's config records
     history = train_run(args, model, data.vocab, lambda: fit(model, data, config))
     if isinstance(history, int):
         return history
     reached = history.epochs_to_100
+    kept = history.best_epoch - 1 if args.restore_best else history.epochs - 1  # 0-based epoch of the weights
     print(
-        f"model {args.model}: {history.epochs} epochs, loss {history.loss[-1]:.4f}, "
-        f"final accuracy {history.accuracy[-1]:.0%}" + (f", 100% first at epoch {reached}" if reached else ""),
+        f"model {args.model}: {history.epochs} epochs, loss {history.loss[kept]:.4f}, "
+        f"final accuracy {history.accuracy[kept]:.0%}" + (f", 100% first at epoch {reached}" if reached else ""),
         file=sys.stderr,
     )
+    if kept != history.epochs - 1:
+        print(
+            f"kept the weights of epoch {kept + 1}, the best (the last epoch, {history.epochs}, reached "
+            f"{history.accuracy[-1]:.0%} at loss {history.loss[-1]:.4f}); --keep-last keeps the last epoch's",
+            file=sys.stderr,
+        )
     prediction = predict(model, data)[0]
     if prediction != args.target:
         wrong = sum(a != b for a, b in zip(prediction, args.target))
         print(
-            f"warning: training ended at {history.accuracy[-1]:.0%} accuracy: the prediction below gets {wrong} of "
+            f"warning: training ended at {history.accuracy[kept]:.0%} accuracy: the prediction below gets {wrong} of "
             f"{len(args.target)} characters wrong. {_suggestion(args)}",
             file=sys.stderr,
         )
