@@ -20,12 +20,16 @@ TEST_ENV := OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
-# The course in Simplified Chinese: `make lab LANG=zh` (only the exact values zh / zh-CN switch it, so a
-# locale's LANG=zh_CN.UTF-8 does not). Built from translations/zh-CN/*.po by tools/translate.py.
-ZH := $(filter zh zh-CN,$(LANG))
+# The course in Simplified Chinese: `make lab LANG=zh`. Every spelling of Chinese switches it (zh, zh-CN, zh_CN,
+# zh-Hans, a zh_CN.UTF-8 locale); LANG=en (or any other value) opens the English course. Built from
+# translations/zh-CN/*.po by tools/translate.py into build/zh-CN/notebooks (rebuilt on every run), then copied
+# into notebooks-zh/, the learner's own folder (untracked): a notebook already there is never overwritten.
+ZH := $(filter zh%,$(LANG))
 ZH_NOTEBOOKS := build/zh-CN/notebooks
-COURSE_DIR := $(if $(ZH),$(ZH_NOTEBOOKS),notebooks)
-# Learners' own copies (exercises as stubs), untracked: `git pull` never conflicts with them.
+ZH_COURSE := notebooks-zh
+# The Chinese course's own JupyterLab settings: menus in Chinese (jupyterlab-language-pack-zh-CN), leaving the
+# learner's other JupyterLab settings alone.
+ZH_LAB_SETTINGS := .jupyter-zh/settings
 STUDENT_DIR ?= $(if $(ZH),my-notebooks-zh,my-notebooks)
 
 .PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides clean FORCE
@@ -90,7 +94,15 @@ test-notebooks: zh
 
 ## Open the course in JupyterLab (the notebooks with solutions and stored outputs); LANG=zh: in Chinese.
 lab: env $(if $(ZH),zh)
-	$(PY) -m jupyter lab $(LAB_FLAGS) $(COURSE_DIR)/
+ifneq ($(ZH),)
+	@echo "打开中文版课程 (LANG=$(LANG)): $(ZH_COURSE)/, JupyterLab 菜单为中文。英文版: make lab LANG=en"
+	$(PY) tools/notebooks.py course --src $(ZH_NOTEBOOKS) --out $(ZH_COURSE)
+	$(PY) tools/bootstrap.py lab-locale zh_CN $(ZH_LAB_SETTINGS)
+	JUPYTERLAB_SETTINGS_DIR=$(ZH_LAB_SETTINGS) $(PY) -m jupyter lab $(LAB_FLAGS) $(ZH_COURSE)/
+else
+	@echo "Opening the English course (notebooks/). In Chinese: make lab LANG=zh"
+	$(PY) -m jupyter lab $(LAB_FLAGS) notebooks/
+endif
 
 ## 简体中文版课程 (same as `make lab LANG=zh`).
 lab-zh:

@@ -7,6 +7,7 @@ Skipped, with that message, when Chromium is missing. `make test-browser` runs o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import secrets
@@ -18,7 +19,9 @@ import time
 import urllib.error
 import urllib.request
 
+import bootstrap  # tools/: on the path (conftest.py)
 import pytest
+import translate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
@@ -49,15 +52,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with its own config and a copy of notebook 01, guarded as ``make lab``
+@contextlib.contextmanager
+def running_lab(home: pathlib.Path, notebook: pathlib.Path, locale: str | None = None):
+    """JupyterLab on 127.0.0.1 with its own config and a copy of ``notebook``, guarded as ``make lab``
     guards it: a random token and the XSRF check on, so no other local user can start kernels as the
-    tester while it runs. Yields ``(url, token)``."""
-    home = tmp_path_factory.mktemp("lab")
+    tester while it runs. ``locale``: its display language, set as ``make lab LANG=zh`` sets it
+    (tools/bootstrap.py lab-locale). Yields ``(url, token)``."""
     work = home / "course"
-    work.mkdir()
-    shutil.copy(ROOT / "notebooks" / "01_rnn_basics.ipynb", work)
+    work.mkdir(parents=True)
+    shutil.copy(notebook, work)
+    if locale:
+        bootstrap.lab_locale(locale, str(home / "settings"))
     port = _free_port()
     token = secrets.token_urlsafe(32)
     env = {
@@ -106,6 +111,36 @@ def jupyterlab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("lab"), ROOT / "notebooks" / "01_rnn_basics.ipynb") as lab:
+        yield lab
+
+
+def test_the_chinese_course_opens_with_chinese_menus(tmp_path):
+    """What `make lab LANG=zh` opens: the zh-CN notebook, and JupyterLab itself in Chinese (the language
+    pack), so a learner never meets English menus; the page is tagged zh so CJK text gets Chinese glyphs."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("jupyterlab_language_pack_zh_CN")
+    built = tmp_path / "zh"
+    translate.build("zh-CN", built)
+    with running_lab(tmp_path / "home", built / "01_rnn_basics.ipynb", locale="zh_CN") as (url, token):
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            try:
+                page.goto(f"{url}/lab/tree/01_rnn_basics.ipynb?token={token}")
+                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+                menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+                assert "文件" in menus and "编辑" in menus and "File" not in menus, menus
+                page.wait_for_function("document.body.innerText.includes('学完本节')", timeout=30_000)
+                assert page.evaluate("document.documentElement.lang") == "zh-CN"  # Chinese glyph forms
+            finally:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "lab-zh.png"))
+                browser.close()
 
 
 # Run in the page on the explorer's root element: every control label shown in full, every slider

@@ -7,6 +7,7 @@ asks whether the environment is up to date without building it.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -15,6 +16,7 @@ import sys
 
 import bootstrap  # tools/: on the path (conftest.py), as when make runs a tool
 import pytest
+import translate
 
 import notebooks as nbtools
 
@@ -93,13 +95,45 @@ def test_torch_index_choices(monkeypatch):
     assert bootstrap.torch_index("auto") == ""
 
 
-def test_lab_in_chinese_only_when_asked(tmp_path):
+@pytest.mark.parametrize("lang", ["zh", "zh-CN", "zh_CN", "zh_CN.UTF-8", "zh-Hans"])
+def test_lab_in_chinese_for_every_spelling_in_the_learners_own_folder(tmp_path, lang):
     venv = tmp_path / "v"
     stamp(venv, "torch==2.13.0 auto")
-    assert "build/zh-CN/notebooks/" in make("-n", "lab", "LANG=zh", f"VENV={venv}").stdout
-    # a Chinese locale's LANG does not switch the course by itself; only LANG=zh / zh-CN on the command line
-    plain = make("-n", "lab", f"VENV={venv}", LANG="zh_CN.UTF-8").stdout
-    assert "notebooks/" in plain and "zh-CN" not in plain
+    out = make("-n", "lab", f"VENV={venv}", LANG=lang).stdout
+    assert "打开中文版课程" in out  # says which edition opened
+    assert "tools/notebooks.py course --src build/zh-CN/notebooks --out notebooks-zh" in out
+    assert "JUPYTERLAB_SETTINGS_DIR=.jupyter-zh/settings" in out and "lab-locale zh_CN" in out
+    assert out.rstrip().endswith("notebooks-zh/")  # never build/, which every run rebuilds
+    for path in ("notebooks-zh/01_rnn_basics.ipynb", ".jupyter-zh/settings/x"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.parametrize("lang", ["en", "en_US.UTF-8", "C.UTF-8", ""])
+def test_lab_in_english_otherwise_and_says_so(tmp_path, lang):
+    venv = tmp_path / "v"
+    stamp(venv, "torch==2.13.0 auto")
+    out = make("-n", "lab", f"VENV={venv}", LANG=lang).stdout
+    assert "Opening the English course" in out and "zh" not in out.splitlines()[-1]
+
+
+def test_the_chinese_course_keeps_the_learners_work(tmp_path):
+    src = tmp_path / "build"
+    translate.build("zh-CN", src)
+    copied, differ = nbtools.course(src, tmp_path / "mine")
+    assert len(copied) == len(nbtools.numbered()) and differ == []
+    mine = copied[0]
+    mine.write_text(mine.read_text(encoding="utf-8").replace("学完本节", "我的笔记：学完本节", 1), encoding="utf-8")
+    copied, differ = nbtools.course(src, tmp_path / "mine")  # the next `make lab LANG=zh`
+    assert copied == [] and differ == [mine] and "我的笔记" in mine.read_text(encoding="utf-8")
+    assert (tmp_path / "mine" / "data").is_dir()
+
+
+def test_lab_locale_setting_written_once(tmp_path):
+    path = bootstrap.lab_locale("zh_CN", str(tmp_path))
+    assert json.loads(path.read_text()) == {"locale": "zh_CN"}
+    path.write_text('{"locale": "en"}')  # the learner chose English menus in Settings > Language
+    bootstrap.lab_locale("zh_CN", str(tmp_path))
+    assert json.loads(path.read_text()) == {"locale": "en"}
 
 
 def test_lab_allows_root_only_as_root(tmp_path):

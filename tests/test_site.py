@@ -132,3 +132,12 @@ def test_long_slides_are_split():
     assert sum(k in ("slide", "subslide") for k in kinds) > before
     continued = [c for c in split.cells if "(continued)" in c.source]
     assert continued and all(c.metadata["slideshow"]["slide_type"] == "subslide" for c in continued)
+
+
+def test_every_page_is_tagged_with_its_language(built):
+    """zh-CN pages say so (<html lang="zh-CN">), or browsers draw the Chinese in Japanese glyph forms."""
+    kind, out, pages = built
+    for page in [*pages, out / "index.html", out / "zh-CN" / "index.html"]:
+        want = "zh-CN" if "zh-CN" in page.relative_to(out).parts else "en"
+        tags = re.findall(r"<html\b[^>]*>", page.read_text(encoding="utf-8"))
+        assert tags == [f'<html lang="{want}">'], (page, tags)

@@ -3,6 +3,9 @@
     python3 tools/bootstrap.py check-python      exit 1 with a clear message below Python 3.10,
                                                  or when the venv module is missing
     python3 tools/bootstrap.py torch-index auto  print the pip index to install torch from
+    python3 tools/bootstrap.py lab-locale zh_CN DIR
+                                                 JupyterLab's display language in the settings folder
+                                                 DIR (kept when the learner already chose one there)
 
 ``torch-index`` resolves ``TORCH_INDEX`` from the Makefile:
 
@@ -14,6 +17,8 @@
 * anything else: used as the index URL as it is.
 """
 
+import json
+import pathlib
 import platform
 import sys
 import urllib.request
@@ -64,11 +69,27 @@ def torch_index(choice: str) -> str:
     return PYTORCH_INDEX.format(choice)
 
 
+LOCALE_SETTING = pathlib.Path("@jupyterlab", "translation-extension", "plugin.jupyterlab-settings")
+
+
+def lab_locale(locale: str, settings_dir: str) -> pathlib.Path:
+    """Write JupyterLab's language setting (``{"locale": ...}``, the one its Settings > Language menu
+    writes) under ``settings_dir``, unless a setting is there already: the learner's choice wins."""
+    path = pathlib.Path(settings_dir) / LOCALE_SETTING
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"locale": locale}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["check-python"]:
         return check_python()
     if argv[:1] == ["torch-index"] and len(argv) <= 2:
         print(torch_index(argv[1] if len(argv) == 2 else "auto"))
+        return 0
+    if argv[:1] == ["lab-locale"] and len(argv) == 3:
+        lab_locale(argv[1], argv[2])
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -125,6 +125,30 @@ def student(out_dir: pathlib.Path, keep_existing: bool = False, lang: str | None
     return written
 
 
+def course(src: pathlib.Path, out_dir: pathlib.Path) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """Copy a built edition's notebooks (e.g. build/zh-CN/notebooks) into the learner's folder ``out_dir``.
+
+    A notebook already in ``out_dir`` is never overwritten: it may hold the learner's work. The data
+    the notebooks read is always refreshed (it is the course's, not the learner's). Returns
+    ``(copied, kept_but_different)``: the notebooks copied, and those kept although the build differs
+    (the learner's edits, or a newer translation, which ``src`` holds).
+    """
+    import shutil
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copied, differ = [], []
+    for path in sorted(src.glob("[0-9][0-9]*.ipynb")):
+        target = out_dir / path.name
+        if not target.exists():
+            shutil.copyfile(path, target)
+            copied.append(target)
+        elif target.read_bytes() != path.read_bytes():
+            differ.append(target)
+    if (src / "data").is_dir():
+        shutil.copytree(src / "data", out_dir / "data", dirs_exist_ok=True)
+    return copied, differ
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -134,9 +158,21 @@ def main(argv: list[str] | None = None) -> None:
     st.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "student")
     st.add_argument("--keep-existing", action="store_true", help="never overwrite a notebook already in --out")
     st.add_argument("--lang", default=None, help="a translation, e.g. zh-CN (translations/<lang>/*.po)")
+    co = sub.add_parser("course", help="copy a built edition into the learner's folder, never overwriting")
+    co.add_argument("--src", type=pathlib.Path, required=True)
+    co.add_argument("--out", type=pathlib.Path, required=True)
     args = ap.parse_args(argv)
     if args.cmd == "execute":
         execute([p.resolve() for p in args.paths] or numbered())
+    elif args.cmd == "course":
+        copied, differ = course(args.src, args.out)
+        print(f"{args.out}/: {len(copied)} notebook(s) copied")
+        if differ:
+            print(
+                f"kept as you left them: {', '.join(p.name for p in differ)} (your work is never overwritten; the "
+                f"current edition of each is in {args.src}/, delete yours to get it)\n"
+                f"保留了你修改过的笔记本（不会覆盖）；最新版本在 {args.src}/，删除你的副本即可获得。"
+            )
     else:
         written = student(args.out, keep_existing=args.keep_existing, lang=args.lang)
         for p in written:

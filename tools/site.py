@@ -17,6 +17,7 @@ import copy
 import html
 import importlib.util
 import pathlib
+import re
 import shutil
 import sys
 
@@ -189,6 +190,15 @@ li {{ margin: .3em 0; }}</style></head>
 EDITIONS = {"en": ("", "English"), "zh-CN": ("zh-CN", "简体中文")}
 
 
+def tag_language(html: str, lang: str) -> str:
+    """The page's ``<html lang>``: nbconvert's templates always write ``en``, which makes a browser draw
+    Chinese text in Japanese glyph forms (the CJK fonts' default); a zh-CN page must say zh-CN."""
+    tagged, n = re.subn(r"<html\b[^>]*>", f'<html lang="{lang}">', html, count=1)
+    if n != 1:
+        raise ValueError("the exported page has no <html> tag")
+    return tagged
+
+
 def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
     """Build one edition into ``out``; the English build also builds every translation into ``out/<lang>/``,
     and each page links to the same page in the other language."""
@@ -231,6 +241,7 @@ def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
         if kind == "slides":
             page = split_long_slides(page)
         body, _ = exporter.from_notebook_node(page, resources=resources)
+        body = tag_language(body, lang)
         target = out / names[k]
         target.write_text(body, encoding="utf-8")
         written.append(target)
