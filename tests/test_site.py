@@ -136,7 +136,7 @@ def test_long_slides_are_split():
 
 def test_every_page_is_tagged_with_its_language(built):
     """zh-CN pages say so (<html lang="zh-CN">), or browsers draw the Chinese in Japanese glyph forms."""
-    kind, out, pages = built
+    _, out, pages = built
     for page in [*pages, out / "index.html", out / "zh-CN" / "index.html"]:
         want = "zh-CN" if "zh-CN" in page.relative_to(out).parts else "en"
         tags = re.findall(r"<html\b[^>]*>", page.read_text(encoding="utf-8"))
