@@ -257,3 +257,18 @@ def test_a_partial_passes_and_is_named(capsys):
 
     checks.check_rnn_step(functools.partial(step, act=torch.tanh))
     assert "✓ step equals torch.nn.RNNCell" in capsys.readouterr().out
+
+
+def test_a_failed_check_shows_its_verdict_not_a_traceback():
+    """In Jupyter a stub's failing check prints one red verdict, not ~15 lines of the checker's frames."""
+    nbclient = pytest.importorskip("nbclient")
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    source = "from rnnlab.checks import check_rnn_step\ndef rnn_step(*args):\n    raise NotImplementedError\n"
+    nb.cells = [nbformat.v4.new_code_cell(source + "check_rnn_step(rnn_step)")]
+    nbclient.NotebookClient(nb, allow_errors=True, kernel_name="python3", timeout=120).execute()
+    (error,) = nb.cells[0].outputs
+    assert error.ename == "CheckFailed" and len(error.traceback) == 1
+    assert "✗" in error.traceback[0] and "Not done yet: rnn_step still raises NotImplementedError" in error.traceback[0]
+    assert "File " not in "".join(error.traceback) and "_core.py" not in "".join(error.traceback)

@@ -140,3 +140,21 @@ def test_every_data_file_a_notebook_reads_is_in_the_repository():
                 assert target in tracked or any(t.startswith(target + "/") for t in tracked), (
                     f"{path.name} reads {name}, untracked"
                 )
+
+
+def test_every_committed_notebook_is_normalized(tmp_path):
+    """One JupyterLab save re-adds cell ids, execution timings and editor metadata: caught here, fixed by
+    `python tools/notebooks.py normalize`, which rewrites without executing."""
+    for path in nbtools.numbered():
+        assert nbtools.canonical(path) == path.read_text(encoding="utf-8"), (
+            f"{path.name} is not normalized: run `.venv/bin/python tools/notebooks.py normalize`"
+        )
+    # the test fails for what a JupyterLab save does
+    saved = tmp_path / "saved.ipynb"
+    nb = nbformat.read(nbtools.numbered()[0], as_version=4)
+    nb.nbformat_minor = 5
+    for k, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{k}"
+    nb.metadata["widgets"] = {"state": {}}
+    nbformat.write(nb, saved)
+    assert nbtools.canonical(saved) != saved.read_text(encoding="utf-8")

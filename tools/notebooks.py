@@ -69,6 +69,11 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def canonical(path: pathlib.Path) -> str:
+    """The text ``path`` should have: its notebook normalized and slide-tagged, as ``execute`` writes it."""
+    return nbformat.writes(normalize(tag_slides(nbformat.read(path, as_version=4)))) + "\n"
+
+
 def execute(paths: list[pathlib.Path]) -> None:
     from nbclient import NotebookClient
 
@@ -158,12 +163,20 @@ def main(argv: list[str] | None = None) -> None:
     st.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "student")
     st.add_argument("--keep-existing", action="store_true", help="never overwrite a notebook already in --out")
     st.add_argument("--lang", default=None, help="a translation, e.g. zh-CN (translations/<lang>/*.po)")
+    no = sub.add_parser("normalize", help="rewrite notebooks normalized (after a JupyterLab save), not executing")
+    no.add_argument("paths", nargs="*", type=pathlib.Path)
     co = sub.add_parser("course", help="copy a built edition into the learner's folder, never overwriting")
     co.add_argument("--src", type=pathlib.Path, required=True)
     co.add_argument("--out", type=pathlib.Path, required=True)
     args = ap.parse_args(argv)
     if args.cmd == "execute":
         execute([p.resolve() for p in args.paths] or numbered())
+    elif args.cmd == "normalize":
+        for path in [p.resolve() for p in args.paths] or numbered():
+            text = canonical(path)
+            if text != path.read_text(encoding="utf-8"):
+                path.write_text(text, encoding="utf-8")
+                print(f"normalized {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     elif args.cmd == "course":
         copied, differ = course(args.src, args.out)
         print(f"{args.out}/: {len(copied)} notebook(s) copied")

@@ -16,7 +16,17 @@ TOL_FLOAT32 = 1e-5  # diagnose_final_state compares the learner's float32 tensor
 
 
 class CheckFailed(AssertionError):
-    """An exercise answer is wrong; the message says how."""
+    """An exercise answer is wrong; the message says how.
+
+    In Jupyter it shows as the verdict alone (``✗ ...``, in red), not as a traceback through the
+    checker's own code, which a beginner would read as "the library crashed": IPython calls
+    ``_render_traceback_`` for the lines to show. Outside Jupyter it is a plain AssertionError.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        red, bold, reset = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+        lines = str(self).splitlines() or [""]
+        return [f"{red}{bold}✗{reset}{red} {lines[0]}{reset}", *(f"{red}  {line}{reset}" for line in lines[1:])]
 
 
 _FUSED = {"rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "lstm", "gru"}
