@@ -20,8 +20,9 @@ LANG = "zh-CN"
 GLOSSARY = ROOT / "translations" / LANG / "glossary.md"
 # The glossary's checked terms (✓): Chinese term -> the English it translates (a regex on prose outside code).
 CHECKED = {
-    "隐藏状态": r"\bhidden states?\b",
-    "细胞状态": r"\bcell states?\b",
+    "隐状态": r"\bhidden states?\b",
+    "记忆元": r"\bcell states?\b",
+    "隐藏单元数": r"(?<!Expected )\bhidden size\b",  # not torch's message "Expected hidden size (...)"
     "输入门": r"\binput gates?\b",
     "遗忘门": r"\bforget[- ]gates?\b",
     "输出门": r"\boutput gates?\b",
@@ -42,7 +43,7 @@ CHECKED = {
     "独热": r"\bone-hot\b",
     "编码器": r"\bencoder\b",
     "解码器": r"\bdecoder\b",
-    "教师强制": r"\bteacher forcing\b",
+    "强制教学": r"\bteacher forcing\b",
     "自由运行": r"\bfree running\b",
     "暴露偏差": r"\bexposure bias\b",
     "贪心": r"\bgreedy\b",
@@ -201,3 +202,37 @@ def test_no_translation_adds_markup():
         po = translate.po_path(path, LANG)
         for e in polib.pofile(str(po)):
             assert translate.markup_problems(e.msgid, e.msgstr) == [], (po.name, e.linenum)
+
+
+CJK = r"[\u3400-\u9fff]"
+LITERAL = re.compile(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$", re.S)
+
+
+@pytest.mark.parametrize(
+    "rule, pattern",
+    [
+        ("ASCII quotes around Chinese: use “ ”", rf'"[^"\n]*{CJK}[^"\n]*"'),
+        ("ASCII comma or colon between Chinese characters: use ，or ：", rf"{CJK}[,:](?=\s*{CJK})"),
+        ("ASCII parentheses around Chinese: use （ ）", rf"\((?={CJK})[^()\n]*{CJK}[^()\n]*\)"),
+        ("细胞 for cell: the LSTM's c is 记忆元, a module is 单元, a notebook cell 单元格", r"细胞"),
+        ("隐藏大小 for hidden size: 隐藏单元数", r"隐藏大小"),
+    ],
+)
+def test_chinese_punctuation_and_terms(rule, pattern):
+    """The zh-CN style rules (translations/zh-CN/glossary.md), outside code spans, code blocks and math."""
+    found = [
+        (name, e.linenum, m.group(0)) for name, e in entries() for m in re.finditer(pattern, LITERAL.sub("", e.msgstr))
+    ]
+    assert not found, f"{rule}: {found[:5]}"
+
+
+def test_section_and_notebook_are_not_both_jie():
+    """节 is a notebook (第 03 节, 本节); a section inside one is 小节. Where the English says "section N", the
+    translation must say 第 N 小节."""
+    misses = [
+        (name, e.linenum, n)
+        for name, e in entries()
+        for n in re.findall(r"\bsection (\d+)\b", e.msgid, re.I)
+        if f"第 {n} 小节" not in e.msgstr
+    ]
+    assert not misses, misses
