@@ -98,7 +98,7 @@ ifneq ($(ZH),)
 	@echo "打开中文版课程 (LANG=$(LANG)): $(ZH_COURSE)/, JupyterLab 菜单为中文。英文版: make lab LANG=en"
 	$(PY) tools/notebooks.py course --src $(ZH_NOTEBOOKS) --out $(ZH_COURSE)
 	$(PY) tools/bootstrap.py lab-locale zh_CN $(ZH_LAB_SETTINGS)
-	JUPYTERLAB_SETTINGS_DIR=$(ZH_LAB_SETTINGS) $(PY) -m jupyter lab $(LAB_FLAGS) $(ZH_COURSE)/
+	RNNLAB_LANG=zh-CN JUPYTERLAB_SETTINGS_DIR=$(ZH_LAB_SETTINGS) $(PY) -m jupyter lab $(LAB_FLAGS) $(ZH_COURSE)/
 else
 	@echo "Opening the English course (notebooks/). In Chinese: make lab LANG=zh"
 	$(PY) -m jupyter lab $(LAB_FLAGS) notebooks/
@@ -112,7 +112,8 @@ lab-zh:
 ## work stays yours, and `git pull` updates notebooks/ without touching it). Then JupyterLab there.
 lab-student: env
 	$(PY) tools/notebooks.py student --out $(STUDENT_DIR) --keep-existing $(if $(ZH),--lang zh-CN)
-	$(PY) -m jupyter lab $(LAB_FLAGS) $(STUDENT_DIR)/
+	$(if $(ZH),$(PY) tools/bootstrap.py lab-locale zh_CN $(ZH_LAB_SETTINGS))
+	$(if $(ZH),RNNLAB_LANG=zh-CN JUPYTERLAB_SETTINGS_DIR=$(ZH_LAB_SETTINGS) )$(PY) -m jupyter lab $(LAB_FLAGS) $(STUDENT_DIR)/
 
 ## Re-run every numbered notebook on CPU and store its normalized outputs (commit the result).
 notebooks: env

@@ -272,3 +272,75 @@ def test_a_failed_check_shows_its_verdict_not_a_traceback():
     assert error.ename == "CheckFailed" and len(error.traceback) == 1
     assert "✗" in error.traceback[0] and "Not done yet: rnn_step still raises NotImplementedError" in error.traceback[0]
     assert "File " not in "".join(error.traceback) and "_core.py" not in "".join(error.traceback)
+
+
+# -- the checks in Chinese ---------------------------------------------------------------------------
+def test_every_check_message_has_a_translation_with_the_same_placeholders():
+    import string
+
+    import translate  # tools/
+
+    from rnnlab.checks._i18n import catalogue
+
+    zh = catalogue("zh-CN")
+    fields = lambda t: sorted(f for _, f, _, _ in string.Formatter().parse(t) if f is not None)
+    for template in translate.check_messages():
+        assert template in zh, f"no zh-CN translation of {template!r}: run `python tools/translate.py update`"
+        assert fields(zh[template]) == fields(template), template
+        specs = [(s, c) for _, f, s, c in string.Formatter().parse(template) if f is not None and (s or c)]
+        assert not specs, f"format the value before tr(), not in the template: {template!r}"
+    stale = set(zh) - set(translate.check_messages())
+    assert not stale, f"translations of messages no check prints: {sorted(stale)[:3]}"
+
+
+def test_checks_answer_in_the_learners_language(tmp_path, monkeypatch, capsys):
+    from rnnlab.checks import _i18n, check_rnn_step
+    from rnnlab.checks.steps import _rnn_variants  # noqa: F401 (the catalogue is built per call)
+
+    def rnn_step(x, h, W_ih, W_hh, b_ih, b_hh):
+        return torch.tanh(x @ W_ih.T + h @ W_hh.T)  # both biases missing
+
+    monkeypatch.delenv("RNNLAB_LANG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert _i18n.language() == "en"
+    with pytest.raises(CheckFailed, match="both biases are missing"):
+        check_rnn_step(rnn_step)
+    (tmp_path / ".rnnlab-lang").write_text("zh-CN\n")  # a Chinese course folder
+    with pytest.raises(CheckFailed, match="两个偏置都缺了") as e:
+        check_rnn_step(rnn_step)
+    assert "形状对了，但数值与 torch 最多相差" in str(e.value) and "诊断：" in str(e.value)
+    monkeypatch.setenv("RNNLAB_LANG", "en_US.UTF-8")  # the environment wins over the folder
+    with pytest.raises(CheckFailed, match="both biases are missing"):
+        check_rnn_step(rnn_step)
+    _i18n.set_language("zh_CN")  # and set_language over both
+    try:
+        check_rnn_step(lambda x, h, W_ih, W_hh, b_ih, b_hh: torch.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh))
+        assert "✓ <lambda> 在 3 个随机用例上等于 torch.nn.RNNCell" in capsys.readouterr().out
+    finally:
+        _i18n.set_language(None)
+    with pytest.raises(ValueError, match="unknown language"):
+        _i18n.set_language("fr")
+
+
+def test_stored_english_outputs_translate_as_the_checks_print_them():
+    """The zh-CN build translates the stored outputs with the same catalogue: every template, filled with
+    sample values and printed in English, becomes exactly what the check prints in Chinese."""
+    import string
+
+    import translate
+
+    from rnnlab.checks._i18n import catalogue, translate_text
+
+    zh = catalogue("zh-CN")
+    for k, template in enumerate(translate.check_messages()):
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        values = {n: f"v{k}_{n}" for n in names}
+        line = "» " + template.format(**values) + " «"
+        assert translate_text(line, "zh-CN") == "» " + zh[template].format(**values) + " «", template
+
+
+def test_the_chinese_student_stub():
+    import notebooks as nbtools
+
+    assert 'raise NotImplementedError("动手练习：把这一行换成你的代码")' in nbtools.stub("zh-CN")
+    assert "# YOUR CODE HERE" in nbtools.stub("zh-CN")  # nbgrader's marker stays

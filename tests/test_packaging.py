@@ -117,7 +117,13 @@ def test_the_built_wheel_holds_every_subpackage_and_runs(tmp_path):
     )
     (wheel,) = wheels.glob("rnnlab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for module in ("rnnlab/cli/__init__.py", "rnnlab/cli/lm.py", "rnnlab/checks/__init__.py", "rnnlab/checks/steps.py"):
+    for module in (
+        "rnnlab/cli/__init__.py",
+        "rnnlab/cli/lm.py",
+        "rnnlab/checks/__init__.py",
+        "rnnlab/checks/steps.py",
+        "rnnlab/checks/locale/zh-CN.po",
+    ):
         assert module in names, f"{module} missing from {wheel.name}"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

@@ -13,6 +13,8 @@ import nbformat
 import pytest
 import translate  # tools/: on the path (conftest.py), as when make runs a tool
 
+from rnnlab.checks._i18n import translate_text
+
 polib = pytest.importorskip("polib")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,11 +125,21 @@ def test_translated_notebooks_keep_code_and_outputs(tmp_path):
         assert len(en.cells) == len(zh.cells)
         for a, b in zip(en.cells, zh.cells):
             assert a.cell_type == b.cell_type and a.metadata == b.metadata
-            if a.cell_type == "code":
-                assert a.source == b.source and a.outputs == b.outputs
+            if a.cell_type == "code":  # same code and outputs; what the checks printed, in Chinese
+                assert a.source == b.source and len(a.outputs) == len(b.outputs)
+                for x, y in zip(a.outputs, b.outputs):
+                    if x.output_type == "stream":
+                        assert y.text == translate_text(x.text, LANG)
+                    else:
+                        assert x == y
             elif a.source.strip():
                 assert a.source != b.source, (path.name, a.source[:40])
         assert "学完本节" in zh.cells[0].source and zh.cells[-1].source.startswith("## 小结")
+    assert (tmp_path / ".rnnlab-lang").read_text().strip() == LANG  # the checks answer in Chinese there
+    stored = "".join(
+        o.get("text", "") for c in nbformat.read(written[1], as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert "✓ my_rnn_step 在 3 个随机用例上等于 torch.nn.RNNCell" in stored
 
 
 def test_a_changed_english_cell_becomes_fuzzy_and_is_not_used(tmp_path, monkeypatch):
@@ -162,7 +174,8 @@ def test_chinese_student_copies(tmp_path):
     nb = nbformat.read(written[0], as_version=4)
     assert "学完本节" in nb.cells[0].source
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    assert any("NotImplementedError" in c.source for c in nb.cells if c.cell_type == "code")
+    assert any("动手练习：把这一行换成你的代码" in c.source for c in nb.cells if c.cell_type == "code")
+    assert (tmp_path / ".rnnlab-lang").read_text().strip() == LANG
     assert not any(c.metadata.get("slideshow", {}).get("slide_type") == "notes" for c in nb.cells)
 
 

@@ -87,15 +87,25 @@ def execute(paths: list[pathlib.Path]) -> None:
         print(f"executed {path.relative_to(ROOT)} (OMP_NUM_THREADS={env_threads})")
 
 
-def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Solutions replaced by stubs, every output cleared, speaker notes left out."""
+def stub(lang: str | None = None) -> str:
+    """The stub that replaces a solution; its message in ``lang`` (from rnnlab/checks/locale/<lang>.po)."""
+    if not lang:
+        return STUB
+    from rnnlab.checks._i18n import catalogue
+
+    english = "Your turn: replace this line with your code"
+    return STUB.replace(english, catalogue(lang).get(english, english))
+
+
+def student_copy(nb: nbformat.NotebookNode, lang: str | None = None) -> nbformat.NotebookNode:
+    """Solutions replaced by stubs (their message in ``lang``), every output cleared, speaker notes left out."""
     nb.cells = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         cell.outputs, cell.execution_count = [], None
         if "solution" in cell.metadata.get("tags", []):
-            src, count = SOLUTION.subn(lambda m: STUB.format(indent=m.group(1)), cell.source)
+            src, count = SOLUTION.subn(lambda m: stub(lang).format(indent=m.group(1)), cell.source)
             if count == 0:
                 raise ValueError(f"a cell tagged 'solution' has no BEGIN/END SOLUTION markers:\n{cell.source}")
             cell.source = src
@@ -114,12 +124,15 @@ def student(out_dir: pathlib.Path, keep_existing: bool = False, lang: str | None
         sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # loaded by path, too, not only run
         import translate
     out_dir.mkdir(parents=True, exist_ok=True)
+    if lang:
+        (out_dir / ".rnnlab-lang").write_text(lang + "\n", encoding="utf-8")  # the checks answer in lang here
     written = []
     for path in numbered():
         target = out_dir / path.name
         if keep_existing and target.exists():
             continue
-        nb = student_copy(translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4))
+        nb = translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4)
+        nb = student_copy(nb, lang)
         nbformat.validate(nb)
         nbformat.write(nb, target)
         written.append(target)
@@ -142,6 +155,8 @@ def course(src: pathlib.Path, out_dir: pathlib.Path) -> tuple[list[pathlib.Path]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     copied, differ = [], []
+    if (src / ".rnnlab-lang").is_file():  # the checks' language in this folder (rnnlab.checks._i18n)
+        shutil.copyfile(src / ".rnnlab-lang", out_dir / ".rnnlab-lang")
     for path in sorted(src.glob("[0-9][0-9]*.ipynb")):
         target = out_dir / path.name
         if not target.exists():

@@ -36,6 +36,9 @@ import sys
 import nbformat
 import polib
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # rnnlab from this checkout
+from rnnlab.checks._i18n import MARKER, translate_text
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 TRANSLATIONS = ROOT / "translations"
@@ -106,6 +109,44 @@ def update(lang: str) -> dict[str, tuple[int, int, int]]:
     return report
 
 
+CHECKS = ROOT / "rnnlab" / "checks"
+
+
+def check_messages() -> list[str]:
+    """Every message template of the exercise checks: the first argument of each ``tr("...")`` call in
+    rnnlab/checks/*.py, in file order, and the student stub's text."""
+    import ast
+
+    found = []
+    for path in sorted(CHECKS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and node.args:
+                arg = node.args[0]
+                if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                    raise ValueError(f"{path.name}:{node.lineno}: tr() needs a literal template")
+                if arg.value not in found:
+                    found.append(arg.value)
+    return [*found, "Your turn: replace this line with your code"]
+
+
+def checks_po_path(lang: str) -> pathlib.Path:
+    return CHECKS / "locale" / f"{lang}.po"
+
+
+def update_checks(lang: str) -> tuple[int, int]:
+    """Sync rnnlab/checks/locale/<lang>.po with the checks' templates: new ones get an empty msgstr,
+    gone ones are dropped, translations kept. Returns ``(templates, untranslated)``."""
+    path = checks_po_path(lang)
+    old = {e.msgid: e.msgstr for e in polib.pofile(str(path))} if path.exists() else {}
+    po = polib.POFile(wrapwidth=0)
+    po.metadata = {"Content-Type": "text/plain; charset=UTF-8", "Language": lang}
+    for msgid in check_messages():
+        po.append(polib.POEntry(msgid=msgid, msgstr=old.get(msgid, "")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    po.save(str(path))
+    return len(po), sum(not e.msgstr for e in po)
+
+
 def status(lang: str) -> dict[str, dict[str, int]]:
     """Per notebook: translated, fuzzy (English changed since), missing (no or empty entry)."""
     out = {}
@@ -162,6 +203,10 @@ def translated_notebook(path: pathlib.Path, lang: str) -> nbformat.NotebookNode:
                     f"the translation adds markup: {'; '.join(problems)}"
                 )
             cell.source = e.msgstr
+        if cell.cell_type == "code":  # what the checks printed, as they print it in this language
+            for out in cell.outputs:
+                if out.output_type == "stream":
+                    out.text = translate_text(out.text, lang)
     nb.metadata["language"] = lang
     return nb
 
@@ -170,6 +215,7 @@ def build(lang: str, out: pathlib.Path) -> list[pathlib.Path]:
     """Write the translated notebooks (outputs as stored) and a copy of notebooks/data to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    (out / MARKER).write_text(lang + "\n", encoding="utf-8")  # the checks speak this language here
     for path in numbered():
         target = out / path.name
         nbformat.write(translated_notebook(path, lang), target)
@@ -188,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "update":
         for name, (kept, fuzzy, added) in update(args.lang).items():
             print(f"{name}: {kept} kept, {fuzzy} fuzzy (English changed), {added} new")
+        total, empty = update_checks(args.lang)
+        print(f"{checks_po_path(args.lang).relative_to(ROOT)}: {total} check messages, {empty} to translate")
         return 0
     if args.command == "status":
         bad = 0

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from rnnlab.checks._i18n import tr
+
 TOL = 1e-8  # checks run in float64
 
 TOL_FLOAT32 = 1e-5  # diagnose_final_state compares the learner's float32 tensors
@@ -57,21 +59,29 @@ def _call(fn: Callable, name: str, *args, from_scratch: bool = False):
             result = fn(*args)
         if spy.fused:
             raise CheckFailed(
-                f"{name} calls torch's fused kernel {', '.join(spy.fused)} (via torch.{spy.fused[0]}, "
-                f"torch._VF or an nn cell/layer): that is torch doing the step. Write it with tensor "
-                "ops: matmuls, sigmoid, tanh, and the gate arithmetic."
+                tr(
+                    "{name} calls torch's fused kernel {kernels} (via torch.{first}, torch._VF or an nn cell/layer): "
+                    "that is torch doing the step. Write it with tensor ops: matmuls, sigmoid, tanh, and the gate "
+                    "arithmetic.",
+                    name=name,
+                    kernels=", ".join(spy.fused),
+                    first=spy.fused[0],
+                )
             )
         return result
     except NotImplementedError:
         raise CheckFailed(
-            f"Not done yet: {name} still raises NotImplementedError. Replace the stub's "
-            "`raise NotImplementedError` with your code, run that cell, then this one."
+            tr(
+                "Not done yet: {name} still raises NotImplementedError. Replace the stub's "
+                "`raise NotImplementedError` with your code, run that cell, then this one.",
+                name=name,
+            )
         ) from None
     except RuntimeError as e:
-        hint = ""
+        message = tr("{name} raised RuntimeError: {error}.", name=name, error=e)
         if "cannot be multiplied" in str(e):
-            hint = " Weights are stored (out_features, in_features): multiply by W.T, as in x @ W_ih.T."
-        raise CheckFailed(f"{name} raised RuntimeError: {e}.{hint}") from None
+            message += " " + tr("Weights are stored (out_features, in_features): multiply by W.T, as in x @ W_ih.T.")
+        raise CheckFailed(message) from None
 
 
 def _max_diff(got, want: Tensor) -> float | None:
@@ -85,7 +95,7 @@ def _name(fn: Callable) -> str:
     """The learner's function name for messages (a functools.partial shows its function's)."""
     while isinstance(fn, functools.partial):
         fn = fn.func
-    return getattr(fn, "__name__", "your function")
+    return getattr(fn, "__name__", tr("your function"))
 
 
 def _same(got, want, tol: float = TOL) -> bool:
@@ -113,6 +123,13 @@ def _maybe(fn: Callable):
         return fn()
     except (RuntimeError, ValueError, IndexError):
         return None
+
+
+def diagnosis(message: str, why: str | None, otherwise: str | None = None) -> str:
+    """``message``, then ``Diagnosis: <why>.`` when a known mistake matched, else ``otherwise`` if given."""
+    if why:
+        return message + " " + tr("Diagnosis: {why}.", why=why)
+    return message + (" " + otherwise if otherwise else "")
 
 
 def _known_mistake(got, catalogue: dict[str, Callable[[], object]], tol: float = TOL) -> str | None:

@@ -7,7 +7,18 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from rnnlab.checks._core import TOL_FLOAT32, CheckFailed, _call, _known_mistake, _name, _same, _seeded, _shape
+from rnnlab.checks._core import (
+    TOL_FLOAT32,
+    CheckFailed,
+    _call,
+    _known_mistake,
+    _name,
+    _same,
+    _seeded,
+    _shape,
+    diagnosis,
+)
+from rnnlab.checks._i18n import tr
 
 
 # The catalogues of the other checks: message -> what that mistake computes on the check's inputs,
@@ -17,12 +28,14 @@ def _sequence_loss_mistakes(logits: Tensor, targets: Tensor) -> dict[str, Callab
 
     T, _, V = logits.shape
     return {
-        "you summed the per-step losses: that is T times the mean per character": lambda: sum(
+        tr("you summed the per-step losses: that is T times the mean per character"): lambda: sum(
             F.cross_entropy(logits[t], targets[t]) for t in range(T)
         ),
-        "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
-        "or permute so the classes are on dim 1": lambda: F.cross_entropy(logits, targets),
-        "targets were flattened in another order than the logits (transpose one, not the other)": lambda: (
+        tr(
+            "the logits went in as (T, B, V): cross_entropy read B as the class axis. Flatten "
+            "or permute so the classes are on dim 1"
+        ): lambda: F.cross_entropy(logits, targets),
+        tr("targets were flattened in another order than the logits (transpose one, not the other)"): lambda: (
             F.cross_entropy(logits.reshape(-1, V), targets.T.reshape(-1))
         ),
     }
@@ -31,11 +44,13 @@ def _sequence_loss_mistakes(logits: Tensor, targets: Tensor) -> dict[str, Callab
 def _last_valid_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable[[], object]]:
     T = out.shape[0]
     return {
-        "output[-1] is padding for every sequence shorter than the tensor": lambda: out[-1],
-        "output[lengths] is one step past the end: the last valid index is lengths - 1": lambda: torch.stack(
+        tr("output[-1] is padding for every sequence shorter than the tensor"): lambda: out[-1],
+        tr("output[lengths] is one step past the end: the last valid index is lengths - 1"): lambda: torch.stack(
             [out[min(n, T - 1), b] for b, n in enumerate(lengths)]
         ),
-        "the time and batch indices are swapped": lambda: torch.stack([out[b, n - 1] for b, n in enumerate(lengths)]),
+        tr("the time and batch indices are swapped"): lambda: torch.stack(
+            [out[b, n - 1] for b, n in enumerate(lengths)]
+        ),
     }
 
 
@@ -43,12 +58,12 @@ def _masked_mean_mistakes(out: Tensor, lengths: list[int]) -> dict[str, Callable
     T = out.shape[0]
     mask = (torch.arange(T)[:, None] < torch.tensor(lengths)[None, :]).double()[..., None]  # (T, B, 1)
     return {
-        "out.mean(0) averages the padding too; mask the steps t >= lengths[b] out": lambda: out.mean(0),
-        "the masked sum is divided by T (the padded length) instead of each sequence's length": lambda: (
+        tr("out.mean(0) averages the padding too; mask the steps t >= lengths[b] out"): lambda: out.mean(0),
+        tr("the masked sum is divided by T (the padded length) instead of each sequence's length"): lambda: (
             (out * mask).sum(0) / T
         ),
-        "the padding is masked but the sum is not divided by the lengths": lambda: (out * mask).sum(0),
-        "off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]": lambda: torch.stack(
+        tr("the padding is masked but the sum is not divided by the lengths"): lambda: (out * mask).sum(0),
+        tr("off by one: the valid steps are 0 .. lengths[b] - 1, not 0 .. lengths[b]"): lambda: torch.stack(
             [out[: n + 1, b].mean(0) for b, n in enumerate(lengths)]
         ),
     }
@@ -68,24 +83,25 @@ def check_sequence_loss(fn: Callable) -> None:
         try:
             got = _call(fn, name, logits, targets)
         except CheckFailed as e:
-            raise CheckFailed(
-                f"{e} F.cross_entropy wants the classes on dim 1: flatten to (T*B, V) and (T*B,), "
+            hint = tr(
+                "F.cross_entropy wants the classes on dim 1: flatten to (T*B, V) and (T*B,), "
                 "or permute the logits to (B, V, T) against targets (B, T)."
-            ) from None
+            )
+            raise CheckFailed(f"{e} {hint}") from None
         if not isinstance(got, Tensor) or got.dim() != 0:
-            raise CheckFailed(f"{name} should return a scalar tensor, got {_shape(got)}")
+            raise CheckFailed(tr("{name} should return a scalar tensor, got {got}", name=name, got=_shape(got)))
         if _same(got, want):
             continue
-        why = _known_mistake(got, _sequence_loss_mistakes(logits, targets))
-        raise CheckFailed(
-            f"{name} returned {got.item():.4f} for logits {(T, B, V)}; expected {want.item():.4f}. "
-            + (
-                f"Diagnosis: {why}."
-                if why
-                else "Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))."
-            )
+        message = tr(
+            "{name} returned {got} for logits {shape}; expected {want}.",
+            name=name,
+            got=f"{got.item():.4f}",
+            shape=(T, B, V),
+            want=f"{want.item():.4f}",
         )
-    print(f"✓ {name} equals the mean cross-entropy per character on 3 random batches")
+        otherwise = tr("Compare with F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)).")
+        raise CheckFailed(diagnosis(message, _known_mistake(got, _sequence_loss_mistakes(logits, targets)), otherwise))
+    print(tr("✓ {name} equals the mean cross-entropy per character on 3 random batches", name=name))
 
 
 def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str:
@@ -103,29 +119,57 @@ def diagnose_final_state(module: nn.Module, x: Tensor, candidate: Tensor) -> str
         t_major = output.transpose(0, 1) if module.batch_first else output  # (T, B, D*P)
         right = torch.cat([h_n[-2], h_n[-1]], -1) if D == 2 else h_n[-1]
         known = {
-            "right: the last layer's final state" + (", forward and backward concatenated" if D == 2 else ""): right,
-            "output[-1]: for a bidirectional net its backward half is the backward direction after "
-            "ONE step (it reads the sequence from the end). Use torch.cat([h_n[-2], h_n[-1]], -1)": t_major[-1],
-            "h_n[-1] alone: with bidirectional=True that is only the backward direction; "
-            "concatenate h_n[-2] (forward) and h_n[-1]": h_n[-1],
-            "output[:, -1] of a time-major output: the last *sequence in the batch* at every "
-            "time step, not the last time step": t_major[:, -1],
+            _right(D): right,
+            tr(
+                "output[-1]: for a bidirectional net its backward half is the backward direction after "
+                "ONE step (it reads the sequence from the end). Use torch.cat([h_n[-2], h_n[-1]], -1)"
+            ): t_major[-1],
+            tr(
+                "h_n[-1] alone: with bidirectional=True that is only the backward direction; "
+                "concatenate h_n[-2] (forward) and h_n[-1]"
+            ): h_n[-1],
+            tr(
+                "output[:, -1] of a time-major output: the last *sequence in the batch* at every "
+                "time step, not the last time step"
+            ): t_major[:, -1],
         }
         for k in range((L - 1) * D):  # rows of the layers below the last
-            known[
-                f"h_n[{k}]: layer {k // D}{' backward' if k % D else ''}'s state, not the last "
-                "layer's (as from `output, (h, c) = gru(x)` on a 2-layer GRU)"
-            ] = h_n[k]
+            if k % D:
+                message = tr(
+                    "h_n[{k}]: layer {layer} backward's state, not the last layer's (as from "
+                    "`output, (h, c) = gru(x)` on a 2-layer GRU)",
+                    k=k,
+                    layer=k // D,
+                )
+            else:
+                message = tr(
+                    "h_n[{k}]: layer {layer}'s state, not the last layer's (as from `output, (h, c) = gru(x)` "
+                    "on a 2-layer GRU)",
+                    k=k,
+                    layer=k // D,
+                )
+            known[message] = h_n[k]
         if h_n.shape[0] == h_n.shape[1]:
-            known[
+            message = tr(
                 "a row of h_n read as if it were batch-first: h_n is always (num_layers*num_directions, batch, hidden)"
-            ] = h_n.transpose(0, 1)[-1]
+            )
+            known[message] = h_n.transpose(0, 1)[-1]
     found = _known_mistake(candidate, {name: (lambda v=v: v) for name, v in known.items()}, tol=TOL_FLOAT32)
     if found:
         return found
-    return f"no known mistake matches a {tuple(candidate.shape)} tensor; the final state is {tuple(right.shape)}: " + (
-        "torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]"
+    return tr(
+        "no known mistake matches a {got} tensor; the final state is {want}: {expression}",
+        got=tuple(candidate.shape),
+        want=tuple(right.shape),
+        expression="torch.cat([h_n[-2], h_n[-1]], -1)" if D == 2 else "h_n[-1]",
     )
+
+
+def _right(directions: int) -> str:
+    """What :func:`diagnose_final_state` says of the right answer."""
+    if directions == 2:
+        return tr("right: the last layer's final state, forward and backward concatenated")
+    return tr("right: the last layer's final state")
 
 
 def _random_case(seed: int, bidirectional: bool, num_layers: int):
@@ -143,9 +187,17 @@ def check_sequence_summary(fn: Callable) -> None:
         _, h_n = net(x)
         got = _call(fn, name, h_n.detach(), L, bi)
         what = diagnose_final_state(net, x, got) if isinstance(got, Tensor) else type(got).__name__
-        if not what.startswith("right"):
-            raise CheckFailed(f"{name} with num_layers={L}, bidirectional={bi}: you returned {what}.")
-    print(f"✓ {name} returns the last layer's final states in 4 configurations")
+        if what != _right(2 if bi else 1):
+            raise CheckFailed(
+                tr(
+                    "{name} with num_layers={layers}, bidirectional={bi}: you returned {what}.",
+                    name=name,
+                    layers=L,
+                    bi=bi,
+                    what=what,
+                )
+            )
+    print(tr("✓ {name} returns the last layer's final states in 4 configurations", name=name))
 
 
 def check_last_valid_outputs(fn: Callable) -> None:
@@ -159,14 +211,12 @@ def check_last_valid_outputs(fn: Callable) -> None:
         want = torch.stack([out[n - 1, b] for b, n in enumerate(lengths)])
         got = _call(fn, name, out, torch.tensor(lengths))
         if not isinstance(got, Tensor) or got.shape != want.shape:
-            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+            raise CheckFailed(_wrong_shape(name, want, got))
         if _same(got, want):
             continue
-        why = _known_mistake(got, _last_valid_mistakes(out, lengths))
-        raise CheckFailed(
-            f"{name} picked the wrong steps for lengths {lengths}." + (f" Diagnosis: {why}." if why else "")
-        )
-    print(f"✓ {name} picks each sequence's last valid step in 3 batches")
+        message = tr("{name} picked the wrong steps for lengths {lengths}.", name=name, lengths=lengths)
+        raise CheckFailed(diagnosis(message, _known_mistake(got, _last_valid_mistakes(out, lengths))))
+    print(tr("✓ {name} picks each sequence's last valid step in 3 batches", name=name))
 
 
 def check_masked_mean(fn: Callable) -> None:
@@ -181,12 +231,17 @@ def check_masked_mean(fn: Callable) -> None:
         want = torch.stack([out[:n, b].mean(0) for b, n in enumerate(lengths)])
         got = _call(fn, name, out.clone(), torch.tensor(lengths))
         if not isinstance(got, Tensor) or got.shape != want.shape:
-            raise CheckFailed(f"{name}: expected shape {tuple(want.shape)} (batch, hidden), got {_shape(got)}")
+            raise CheckFailed(_wrong_shape(name, want, got))
         if _same(got, want):
             continue
-        why = _known_mistake(got, _masked_mean_mistakes(out, lengths))
-        raise CheckFailed(
-            f"{name} gave the wrong means for lengths {lengths} (the padding holds 7.0)."
-            + (f" Diagnosis: {why}." if why else "")
+        message = tr(
+            "{name} gave the wrong means for lengths {lengths} (the padding holds 7.0).", name=name, lengths=lengths
         )
-    print(f"✓ {name} averages only the valid steps in 4 batches")
+        raise CheckFailed(diagnosis(message, _known_mistake(got, _masked_mean_mistakes(out, lengths))))
+    print(tr("✓ {name} averages only the valid steps in 4 batches", name=name))
+
+
+def _wrong_shape(name: str, want: Tensor, got) -> str:
+    return tr(
+        "{name}: expected shape {want} (batch, hidden), got {got}", name=name, want=tuple(want.shape), got=_shape(got)
+    )

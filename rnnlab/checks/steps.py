@@ -9,26 +9,27 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _max_diff, _name, _same, _shape
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _max_diff, _name, _same, _shape, diagnosis
+from rnnlab.checks._i18n import tr
 
 
 def _rnn_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
     xi = x @ W_ih.T + b_ih
     return {
-        "W_hh is used untransposed (h @ W_hh instead of h @ W_hh.T); it is square, so no error is raised": torch.tanh(
-            xi + h @ W_hh + b_hh
+        tr("W_hh is used untransposed (h @ W_hh instead of h @ W_hh.T); it is square, so no error is raised"): (
+            torch.tanh(xi + h @ W_hh + b_hh)
         ),
-        "b_hh is missing: torch adds both b_ih and b_hh": torch.tanh(xi + h @ W_hh.T),
-        "b_ih is missing: torch adds both b_ih and b_hh": torch.tanh(x @ W_ih.T + h @ W_hh.T + b_hh),
-        "relu is used where the default nonlinearity is tanh": torch.relu(xi + h @ W_hh.T + b_hh),
-        "the tanh is missing": xi + h @ W_hh.T + b_hh,
-        "both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)": torch.tanh(
+        tr("b_hh is missing: torch adds both b_ih and b_hh"): torch.tanh(xi + h @ W_hh.T),
+        tr("b_ih is missing: torch adds both b_ih and b_hh"): torch.tanh(x @ W_ih.T + h @ W_hh.T + b_hh),
+        tr("relu is used where the default nonlinearity is tanh"): torch.relu(xi + h @ W_hh.T + b_hh),
+        tr("the tanh is missing"): xi + h @ W_hh.T + b_hh,
+        tr("both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)"): torch.tanh(
             x @ W_ih.T + h @ W_hh.T
         ),
-        "the tanh and both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)": (
+        tr("the tanh and both biases are missing: torch computes tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)"): (
             x @ W_ih.T + h @ W_hh.T
         ),
-        "the previous hidden state is ignored": torch.tanh(xi + b_hh),
+        tr("the previous hidden state is ignored"): torch.tanh(xi + b_hh),
     }
 
 
@@ -45,13 +46,15 @@ def _lstm_variants(x, h, c, W_ih, W_hh, b_ih, b_hh) -> dict[str, tuple[Tensor, T
     for perm in itertools.permutations(range(4)):
         if perm != (0, 1, 2, 3):
             names = "".join("ifgo"[k] for k in perm)
-            out[
-                f"the gate blocks are read in the order {', '.join(names)}; torch stacks them "
-                "as i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H)"
-            ] = _lstm(*args, order=perm)
-    out["g goes through a sigmoid; the candidate g uses tanh"] = _lstm(*args, g_act=torch.sigmoid)
-    out["h = o * c' is missing the tanh: h' = o ⊙ tanh(c')"] = _lstm(*args, c_act=lambda t: t)
-    out["the pair is returned as (c', h'); torch's order is (h', c'), as in nn.LSTMCell"] = _lstm(*args)[::-1]
+            message = tr(
+                "the gate blocks are read in the order {order}; torch stacks them as i, f, g, o "
+                "(rows 0:H, H:2H, 2H:3H, 3H:4H)",
+                order=", ".join(names),
+            )
+            out[message] = _lstm(*args, order=perm)
+    out[tr("g goes through a sigmoid; the candidate g uses tanh")] = _lstm(*args, g_act=torch.sigmoid)
+    out[tr("h = o * c' is missing the tanh: h' = o ⊙ tanh(c')")] = _lstm(*args, c_act=lambda t: t)
+    out[tr("the pair is returned as (c', h'); torch's order is (h', c'), as in nn.LSTMCell")] = _lstm(*args)[::-1]
     return out
 
 
@@ -77,13 +80,15 @@ def _gru(x, h, W_ih, W_hh, b_ih, b_hh, form="torch"):
 def _gru_variants(x, h, W_ih, W_hh, b_ih, b_hh) -> dict[str, Tensor]:
     args = (x, h, W_ih, W_hh, b_ih, b_hh)
     return {
-        "this is the paper's GRU (r applied to h before W_hn: W_hn (r ⊙ h)); torch applies r "
-        "after the matmul: r ⊙ (W_hn h + b_hn)": _gru(*args, form="paper"),
-        "b_hn is outside the reset product; torch computes r ⊙ (W_hn h + b_hn)": _gru(*args, form="b_hn_outside"),
-        "the update gate is used the other way round; torch computes h' = (1 - z) ⊙ n + z ⊙ h": _gru(
+        tr(
+            "this is the paper's GRU (r applied to h before W_hn: W_hn (r ⊙ h)); torch applies r "
+            "after the matmul: r ⊙ (W_hn h + b_hn)"
+        ): _gru(*args, form="paper"),
+        tr("b_hn is outside the reset product; torch computes r ⊙ (W_hn h + b_hn)"): _gru(*args, form="b_hn_outside"),
+        tr("the update gate is used the other way round; torch computes h' = (1 - z) ⊙ n + z ⊙ h"): _gru(
             *args, form="z_swapped"
         ),
-        "r and z are swapped; torch stacks the blocks as r, z, n": _gru(*args, form="rz_swapped"),
+        tr("r and z are swapped; torch stacks the blocks as r, z, n"): _gru(*args, form="rz_swapped"),
     }
 
 
@@ -127,27 +132,38 @@ def _check_step(kind: str, fn: Callable, gates: int, reference: Callable, names:
         wants = want if isinstance(want, tuple) else (want,)
         gots = got if isinstance(got, (tuple, list)) else (got,)
         if len(gots) != len(wants):
+            expected = tr("the pair (h', c')") if kind == "lstm" else tr("just h'")
             raise CheckFailed(
-                f"{fname} returned {len(gots)} value(s); expected {len(wants)}"
-                + (" (the pair (h', c'))" if kind == "lstm" else " (just h')")
+                tr(
+                    "{name} returned {got} value(s); expected {want} ({expected})",
+                    name=fname,
+                    got=len(gots),
+                    want=len(wants),
+                    expected=expected,
+                )
             )
         for label, g_, w_ in zip(("h'", "c'"), gots, wants):
             if not isinstance(g_, Tensor) or g_.shape != w_.shape:
                 raise CheckFailed(
-                    f"{fname}: {label} has shape {_shape(g_)}, expected {tuple(w_.shape)} "
-                    f"(batch {w_.shape[0]}, hidden {w_.shape[1]})"
+                    tr(
+                        "{name}: {label} has shape {got}, expected {want} (batch {batch}, hidden {hidden})",
+                        name=fname,
+                        label=label,
+                        got=_shape(g_),
+                        want=tuple(w_.shape),
+                        batch=w_.shape[0],
+                        hidden=w_.shape[1],
+                    )
                 )
         if not _same(list(gots), list(wants)):
             diffs = [_max_diff(g_, w_) for g_, w_ in zip(gots, wants)]
-            mistake = diagnose(kind, got, *args)
-            detail = (
-                f"Diagnosis: {mistake}."
-                if mistake
-                else ("It matches none of the classic mistakes; print the gates step by step.")
+            message = tr(
+                "{name}: shapes are right but values differ from torch by up to {diff}.",
+                name=fname,
+                diff=f"{max(diffs):.3g}",
             )
-            raise CheckFailed(
-                f"{fname}: shapes are right but values differ from torch by up to {max(diffs):.3g}. {detail}"
-            )
+            otherwise = tr("It matches none of the classic mistakes; print the gates step by step.")
+            raise CheckFailed(diagnosis(message, diagnose(kind, got, *args), otherwise))
 
 
 def _torch_cell(cls: type, names: list[str]) -> Callable:
@@ -173,21 +189,39 @@ def check_rnn_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.RNNCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("rnn", fn, 1, _torch_cell(nn.RNNCell, names), names)
-    print(f"✓ {_name(fn)} equals torch.nn.RNNCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        tr(
+            "✓ {name} equals torch.nn.{cell} on 3 random cases (float64, max |diff| < 1e-8)",
+            name=_name(fn),
+            cell="RNNCell",
+        )
+    )
 
 
 def check_lstm_step(fn: Callable) -> None:
     """``fn(x, h, c, W_ih, W_hh, b_ih, b_hh) -> (h', c')`` must equal ``nn.LSTMCell``."""
     names = ["x", "h", "c", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("lstm", fn, 4, _torch_cell(nn.LSTMCell, names), names)
-    print(f"✓ {_name(fn)} equals torch.nn.LSTMCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        tr(
+            "✓ {name} equals torch.nn.{cell} on 3 random cases (float64, max |diff| < 1e-8)",
+            name=_name(fn),
+            cell="LSTMCell",
+        )
+    )
 
 
 def check_gru_step(fn: Callable) -> None:
     """``fn(x, h, W_ih, W_hh, b_ih, b_hh) -> h'`` must equal ``nn.GRUCell``."""
     names = ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"]
     _check_step("gru", fn, 3, _torch_cell(nn.GRUCell, names), names)
-    print(f"✓ {_name(fn)} equals torch.nn.GRUCell on 3 random cases (float64, max |diff| < 1e-8)")
+    print(
+        tr(
+            "✓ {name} equals torch.nn.{cell} on 3 random cases (float64, max |diff| < 1e-8)",
+            name=_name(fn),
+            cell="GRUCell",
+        )
+    )
 
 
 _SHAPE_CASES = [
@@ -218,20 +252,32 @@ def check_rnn_shapes(fn: Callable) -> None:
         try:
             got = tuple(tuple(int(d) for d in s) for s in got)
         except TypeError:
-            raise CheckFailed(f"{name} should return (output_shape, h_n_shape); got {got!r}") from None
+            raise CheckFailed(
+                tr("{name} should return (output_shape, h_n_shape); got {got}", name=name, got=repr(got))
+            ) from None
         if got == want:
             continue
         setting = ", ".join(f"{k}={v}" for k, v in cfg.items())
-        msg = f"{name}({setting}) returned output {got[0]}, h_n {got[1]}; nn.RNN gives output {want[0]}, h_n {want[1]}."
+        msg = tr(
+            "{name}({setting}) returned output {got_out}, h_n {got_h}; nn.RNN gives output {want_out}, h_n {want_h}.",
+            name=name,
+            setting=setting,
+            got_out=got[0],
+            got_h=got[1],
+            want_out=want[0],
+            want_h=want[1],
+        )
         D, L, H = 2 if cfg["bidirectional"] else 1, cfg["num_layers"], cfg["hidden_size"]
         hints = []
         if got == want[::-1]:
-            hints.append("output and h_n are swapped: output is every time step of the last layer")
+            hints.append(tr("output and h_n are swapped: output is every time step of the last layer"))
         if cfg["batch_first"] and len(got[1]) == 3 and got[1] == (B, L * D, H):
-            hints.append("batch_first does not apply to h_n: it is always (num_layers*num_directions, batch, hidden)")
+            hints.append(
+                tr("batch_first does not apply to h_n: it is always (num_layers*num_directions, batch, hidden)")
+            )
         if D == 2 and got[0][-1:] == (H,):
-            hints.append("bidirectional output concatenates both directions: last dim is 2*hidden_size")
+            hints.append(tr("bidirectional output concatenates both directions: last dim is 2*hidden_size"))
         if len(got[1]) == 3 and got[1][0] in (L, D) and L * D != got[1][0]:
-            hints.append("h_n has num_layers * num_directions rows")
-        raise CheckFailed(msg + (" Hint: " + "; ".join(hints) + "." if hints else ""))
-    print(f"✓ {name} predicts nn.RNN's output and h_n shapes in {len(_SHAPE_CASES)} configurations")
+            hints.append(tr("h_n has num_layers * num_directions rows"))
+        raise CheckFailed(msg + (" " + tr("Hint: {hints}.", hints="; ".join(hints)) if hints else ""))
+    print(tr("✓ {name} predicts nn.RNN's output and h_n shapes in {n} configurations", name=name, n=len(_SHAPE_CASES)))

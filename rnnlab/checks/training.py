@@ -9,7 +9,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same, _seeded, _shape
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same, _seeded, _shape, diagnosis
+from rnnlab.checks._i18n import tr
 from rnnlab.lm import CharLM, stream_batches, tbptt_step
 from rnnlab.loop import detach_state, sequence_loss
 from rnnlab.seq2seq import Seq2Seq
@@ -18,10 +19,10 @@ from rnnlab.seq2seq import Seq2Seq
 def _bits_mistakes(nats: float, count: int) -> dict[str, Callable[[], object]]:
     ln2, ln10 = math.log(2), math.log(10)
     return {
-        "that is the loss in nats (natural log); divide by ln 2 for bits": lambda: nats,
-        "log10 instead of log2: divide nats by ln 2, not ln 10": lambda: nats / ln10,
-        "you summed over characters instead of averaging": lambda: nats / ln2 * count,
-        "you multiplied by ln 2 instead of dividing": lambda: nats * ln2,
+        tr("that is the loss in nats (natural log); divide by ln 2 for bits"): lambda: nats,
+        tr("log10 instead of log2: divide nats by ln 2, not ln 10"): lambda: nats / ln10,
+        tr("you summed over characters instead of averaging"): lambda: nats / ln2 * count,
+        tr("you multiplied by ln 2 instead of dividing"): lambda: nats * ln2,
     }
 
 
@@ -72,15 +73,21 @@ def _tbptt_variant(zero_grad: bool = True, clip: str | None = "norm", carry: boo
 def _tbptt_variants() -> dict[str, Callable]:
     """Known mistakes, each written as the step a learner might write."""
     return {
-        "the gradients were not clipped. clip_grad_norm_ must run after loss.backward() (before "
-        "it there is no gradient to clip) and before optimizer.step()": _tbptt_variant(clip=None),
-        "optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones": _tbptt_variant(
+        tr(
+            "the gradients were not clipped. clip_grad_norm_ must run after loss.backward() (before "
+            "it there is no gradient to clip) and before optimizer.step()"
+        ): _tbptt_variant(clip=None),
+        tr("optimizer.zero_grad() is missing, so each chunk's gradient adds to the previous ones"): _tbptt_variant(
             zero_grad=False
         ),
-        "clip_grad_value_ clips each entry; the task asks for clip_grad_norm_, which rescales the "
-        "whole gradient and keeps its direction": _tbptt_variant(clip="value"),
-        "the carried state is not used: every chunk starts from zeros. Pass the previous chunk's "
-        "(detached) state to the model": _tbptt_variant(carry=False),
+        tr(
+            "clip_grad_value_ clips each entry; the task asks for clip_grad_norm_, which rescales the "
+            "whole gradient and keeps its direction"
+        ): _tbptt_variant(clip="value"),
+        tr(
+            "the carried state is not used: every chunk starts from zeros. Pass the previous chunk's "
+            "(detached) state to the model"
+        ): _tbptt_variant(carry=False),
     }
 
 
@@ -99,39 +106,62 @@ def check_tbptt_step(fn: Callable) -> None:
         text = str(e)
         if "backward through the graph a second time" in text:
             raise CheckFailed(
-                f"{name}: the second chunk's backward() failed because the carried state was not "
-                "detached: its graph reaches back into the first chunk, whose graph backward() "
-                "already freed. Pass state.detach() (for an LSTM, each of (h, c)) to the model."
+                tr(
+                    "{name}: the second chunk's backward() failed because the carried state was not "
+                    "detached: its graph reaches back into the first chunk, whose graph backward() "
+                    "already freed. Pass state.detach() (for an LSTM, each of (h, c)) to the model.",
+                    name=name,
+                )
             ) from None
         if "modified by an inplace operation" in text:
             raise CheckFailed(
-                f"{name}: backward() failed with an in-place modification error. retain_graph=True "
-                "kept the old chunk's graph alive, but optimizer.step() has since changed the "
-                "weights it saved. Drop retain_graph and detach the carried state instead."
+                tr(
+                    "{name}: backward() failed with an in-place modification error. retain_graph=True "
+                    "kept the old chunk's graph alive, but optimizer.step() has since changed the "
+                    "weights it saved. Drop retain_graph and detach the carried state instead.",
+                    name=name,
+                )
             ) from None
         raise
     except (TypeError, ValueError) as e:
         raise CheckFailed(
-            f"{name} should return (loss, state); calling it failed with {type(e).__name__}: {e}"
+            tr(
+                "{name} should return (loss, state); calling it failed with {error_type}: {error}",
+                name=name,
+                error_type=type(e).__name__,
+                error=e,
+            )
         ) from None
 
     if _same(got, want):
         if not _same(got_losses, want_losses):
             raise CheckFailed(
-                f"{name}: the weights are right, but the returned losses {got_losses} "
-                f"should be each chunk's mean loss {want_losses}"
+                tr(
+                    "{name}: the weights are right, but the returned losses {got} should be each chunk's mean loss "
+                    "{want}",
+                    name=name,
+                    got=got_losses,
+                    want=want_losses,
+                )
             )
         print(
-            f"✓ {name} trains 3 chunks with the carried state detached and clipped gradients, exactly as the reference"
+            tr(
+                "✓ {name} trains 3 chunks with the carried state detached and clipped gradients, exactly as the "
+                "reference",
+                name=name,
+            )
         )
         return
     catalogue = {m: (lambda v=v: _tbptt_run(v, build, chunks, clip)[1]) for m, v in _tbptt_variants().items()}
     mistake = _known_mistake(got, catalogue)
     if mistake:
-        raise CheckFailed(f"{name}: the weights after 3 chunks are off. Diagnosis: {mistake}.")
+        raise CheckFailed(diagnosis(tr("{name}: the weights after 3 chunks are off.", name=name), mistake))
     raise CheckFailed(
-        f"{name}: the weights after 3 chunks differ from the reference and match no known mistake. "
-        "The order is: zero_grad, forward from the detached state, loss, backward, clip, step."
+        tr(
+            "{name}: the weights after 3 chunks differ from the reference and match no known mistake. "
+            "The order is: zero_grad, forward from the detached state, loss, backward, clip, step.",
+            name=name,
+        )
     )
 
 
@@ -153,27 +183,29 @@ def check_bits_per_char(fn: Callable) -> None:
         try:
             got = float(got)
         except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"{name} should return one number (a float or a 0-d tensor), got {_shape(got)}") from None
+            raise CheckFailed(
+                tr("{name} should return one number (a float or a 0-d tensor), got {got}", name=name, got=_shape(got))
+            ) from None
         if _same(got, want):
             continue
-        why = _known_mistake(got, _bits_mistakes(nats, T * B))
-        raise CheckFailed(
-            f"{name} returned {got:.4f} for logits {(T, B, V)}; expected {want:.4f} bits/char. "
-            + (
-                f"Diagnosis: {why}."
-                if why
-                else "Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2."
-            )
+        message = tr(
+            "{name} returned {got} for logits {shape}; expected {want} bits/char.",
+            name=name,
+            got=f"{got:.4f}",
+            shape=(T, B, V),
+            want=f"{want:.4f}",
         )
-    print(f"✓ {name} gives bits per character on 3 random batches")
+        otherwise = tr("Flatten to (T*B, V) and (T*B,), take the mean cross-entropy, divide by ln 2.")
+        raise CheckFailed(diagnosis(message, _known_mistake(got, _bits_mistakes(nats, T * B)), otherwise))
+    print(tr("✓ {name} gives bits per character on 3 random batches", name=name))
 
 
 def _decode_mistakes(model, src: Tensor, lengths: Tensor, max_len: int) -> dict[str, Callable[[], object]]:
     variants = {
-        "the start symbol is not part of the output; return what the decoder wrote after it": dict(keep_start=True),
-        "leave END out of the output (it marks where the output stops)": dict(keep_end=True),
-        "stop each sequence at its first END; what comes after it is not output": dict(stop=False),
-        "every step was fed START again: feed back the previous step's argmax (and carry h)": dict(feed="start"),
+        tr("the start symbol is not part of the output; return what the decoder wrote after it"): dict(keep_start=True),
+        tr("leave END out of the output (it marks where the output stops)"): dict(keep_end=True),
+        tr("stop each sequence at its first END; what comes after it is not output"): dict(stop=False),
+        tr("every step was fed START again: feed back the previous step's argmax (and carry h)"): dict(feed="start"),
     }
     return {k: functools.partial(_decode_variant, model, src, lengths, max_len, **v) for k, v in variants.items()}
 
@@ -223,19 +255,28 @@ def check_greedy_decode(fn: Callable) -> None:
         got = _call(fn, name, model, src, lengths, 6)
         if isinstance(got, Tensor):
             raise CheckFailed(
-                f"{name} returned a tensor {_shape(got)}; return one Python list of indices "
-                "per sequence (rows have different lengths once END stops them)"
+                tr(
+                    "{name} returned a tensor {got}; return one Python list of indices per sequence (rows have "
+                    "different lengths once END stops them)",
+                    name=name,
+                    got=_shape(got),
+                )
             )
         try:
             got = [[int(k) for k in row] for row in got]
         except TypeError:
-            raise CheckFailed(f"{name} should return a list of lists of ints, got {type(got).__name__}") from None
+            raise CheckFailed(
+                tr("{name} should return a list of lists of ints, got {got}", name=name, got=type(got).__name__)
+            ) from None
         if _same(got, want):
             continue
         why = _known_mistake(got, _decode_mistakes(model, src, lengths, 6))
         if why is None and len(got) != len(want):
-            why = f"one list per sequence: expected {len(want)}, got {len(got)} (the batch is dimension 1 of src)"
-        raise CheckFailed(
-            f"{name} decoded {got} where greedy decoding gives {want}." + (f" Diagnosis: {why}." if why else "")
-        )
-    print(f"✓ {name} decodes greedily, stopping at END, on 4 random models")
+            why = tr(
+                "one list per sequence: expected {want}, got {got} (the batch is dimension 1 of src)",
+                want=len(want),
+                got=len(got),
+            )
+        message = tr("{name} decoded {got} where greedy decoding gives {want}.", name=name, got=got, want=want)
+        raise CheckFailed(diagnosis(message, why))
+    print(tr("✓ {name} decodes greedily, stopping at END, on 4 random models", name=name))
