@@ -276,3 +276,33 @@ def test_slides_fit_the_screen(tmp_path):
         finally:
             browser.close()
     assert too_tall == [], too_tall
+
+
+def test_site_language_switch_lands_on_the_same_section(tmp_path):
+    """Reading section 3 of notebook 03 in English, the switch opens section 3 of its Chinese page, from file://."""
+    import importlib.util
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if importlib.util.find_spec("sphinx_book_theme") is None:
+        pytest.skip("site packages not installed")
+    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
+    site_tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_tools)
+    site_tools.build("site", tmp_path)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        try:
+            page.goto((tmp_path / "03_lstm.html").as_uri() + "#sec-3")
+            page.wait_for_timeout(300)
+            page.locator("a.rnnlab-lang").first.click()
+            page.wait_for_load_state()
+            assert page.url.endswith("/zh-CN/03_lstm.html#sec-3"), page.url
+            assert page.evaluate("document.documentElement.lang") == "zh-CN"
+            top = page.evaluate("document.getElementById('sec-3').getBoundingClientRect().top")
+            assert abs(top) < 120, top  # scrolled to it
+            page.locator("a.rnnlab-lang").first.click()  # and back
+            page.wait_for_load_state()
+            assert page.url.endswith("/03_lstm.html#sec-3") and "/zh-CN/" not in page.url
+        finally:
+            browser.close()

@@ -50,7 +50,11 @@ def test_every_notebook_is_built_and_indexed(built, edition):
         assert (folder / name).is_file()
         positions.append(index.index(f'href="{name}"'))
     assert positions == sorted(positions), "index lists the course in order"
-    assert index.count("<li>") == len(NOTEBOOKS)
+    if kind == "slides":
+        assert index.count("<li>") == len(NOTEBOOKS)
+    else:  # the index page's own contents list (the sidebar lists the course too)
+        toc = re.search(r'<div class="toctree-wrapper[^"]*">(.*?)</div>', index, re.S).group(1)
+        assert toc.count('class="toctree-l1"') == len(NOTEBOOKS)
 
 
 def test_language_switch_links_each_page_to_its_translation(built):
@@ -79,7 +83,7 @@ def test_no_remote_scripts_and_local_assets_exist(built):
         for ref in local_references(page):
             assert (page.parent / ref).exists(), f"{page.name} refers to missing {ref}"
     first = pages[0].read_text(encoding="utf-8")
-    assert 'src="assets/mathjax/tex-chtml.js"' in first
+    assert ('src="assets/mathjax/tex-chtml.js"' if kind == "slides" else 'src="_static/mathjax/tex-chtml.js') in first
     if kind == "slides":
         assert 'src="assets/reveal/dist/reveal.js"' in first
         assert (out / "assets/reveal/dist/reveal.css").is_file()
@@ -140,4 +144,54 @@ def test_every_page_is_tagged_with_its_language(built):
     for page in [*pages, out / "index.html", out / "zh-CN" / "index.html"]:
         want = "zh-CN" if "zh-CN" in page.relative_to(out).parts else "en"
         tags = re.findall(r"<html\b[^>]*>", page.read_text(encoding="utf-8"))
-        assert tags == [f'<html lang="{want}">'], (page, tags)
+        assert len(tags) == 1 and f'lang="{want}"' in tags[0], (page, tags)
+
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sphinx-site")
+    return out, site_tools.build("site", out)
+
+
+def test_the_site_has_search_contents_dark_mode_copy_buttons_and_prev_next(site):
+    out, pages = site
+    for edition in (out, out / "zh-CN"):
+        assert (edition / "search.html").is_file() and (edition / "searchindex.js").is_file()
+        page = (edition / "03_lstm.html").read_text(encoding="utf-8")
+        assert 'class="bd-toc' in page  # the in-page contents list
+        assert "theme-switch-button" in page  # light / dark / auto
+        assert "copybutton.js" in page
+        assert 'class="prev-next-area"' in page and 'href="02_rnncell_loops.html"' in page
+        assert 'href="04_gru.html"' in page
+    search_index = (out / "searchindex.js").read_text(encoding="utf-8")
+    assert "teacher" in search_index and "forcing" in search_index
+
+
+def test_titles_are_plain_text(site):
+    out, pages = site
+    for page in pages:
+        title = re.search(r"<title>(.*?)</title>", page.read_text(encoding="utf-8"), re.S).group(1)
+        assert "`" not in title, (page.name, title)
+    assert "`" not in (out / "index.html").read_text(encoding="utf-8").split("<body")[1]
+
+
+def test_solutions_are_folded_below_the_exercise(site):
+    out, pages = site
+    text = (out / "02_rnncell_loops.html").read_text(encoding="utf-8")
+    folds = re.findall(r'<details class="[^"]*\bhide above-input">\s*<summary[^>]*>(.*?)</summary>', text, re.S)
+    assert folds and all("Show the solution" in f for f in folds), folds[:2]
+    assert "BEGIN SOLUTION" in text.split("<details", 1)[1]  # the solution is inside the fold
+    zh = (out / "zh-CN" / "02_rnncell_loops.html").read_text(encoding="utf-8")
+    assert "显示参考答案" in zh
+
+
+def test_sections_are_anchored_alike_in_both_editions(site):
+    """The language switch (rnnlab-lang.js) appends the current section's anchor: both editions must
+    number their sections alike."""
+    out, pages = site
+    for page in pages[: len(NOTEBOOKS)]:
+        en = re.findall(r'id="(sec-\d+)"', page.read_text(encoding="utf-8"))
+        zh = re.findall(r'id="(sec-\d+)"', (out / "zh-CN" / page.name).read_text(encoding="utf-8"))
+        assert en and en == zh, page.name
+    assert (out / "_static" / "rnnlab-lang.js").is_file()

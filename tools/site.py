@@ -66,7 +66,7 @@ def course(lang: str | None = None) -> list[tuple[pathlib.Path, nbformat.Noteboo
     out = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb")):
         nb = translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4)
-        title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+        title = re.sub(r"`([^`]*)`", r"\1", nb.cells[0].source.splitlines()[0].lstrip("# ").strip())  # plain text
         out.append((path, nb, title))
     return out
 
@@ -199,28 +199,95 @@ def tag_language(html: str, lang: str) -> str:
     return tagged
 
 
+SPHINX = ROOT / "tools" / "sphinx_site"  # the site's conf.py, templates and static files
+SITE_TEXT = {
+    "en": {"show_solution": "Show the solution", "hide_solution": "Hide the solution", "language": "en"},
+    "zh-CN": {"show_solution": "显示参考答案", "hide_solution": "隐藏参考答案", "language": "zh_CN"},
+}
+
+
+def for_site(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The site's page of a notebook: no speaker notes, widgets as a note, solutions folded (myst-nb's
+    hide-input, opened with one click under the exercise), and every ``##`` section anchored as
+    ``sec-N`` in both editions alike, for the language switch."""
+    nb = for_static_pages(nb, drop_solutions=False)
+    section = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            section += 1
+            cell.source = f"(sec-{section})=\n{cell.source}"
+        if "solution" in cell.metadata.get("tags", []):
+            cell.metadata["tags"] = [*cell.metadata["tags"], "hide-input"]
+    return nb
+
+
+def build_site(out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
+    """One edition of the site with Sphinx, myst-nb and sphinx-book-theme: a sidebar of the course,
+    full-text search, an in-page contents list, dark mode, copy buttons, previous/next links; built
+    offline from the stored outputs and viewable from ``file://``."""
+    import json
+    import os
+    import tempfile
+
+    from sphinx.cmd.build import build_main
+
+    other = "zh-CN" if lang == "en" else "en"
+    heading, blurb = INDEX_TEXT[("site", lang)]
+    edition = {
+        "project": heading,
+        "other": {"code": other, "label": EDITIONS[other][1], "root": f"{EDITIONS[other][0]}/" if lang == "en" else "../"},
+        **SITE_TEXT[lang],
+    }
+    nbs = course(None if lang == "en" else lang)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = pathlib.Path(tmp) / "src"
+        shutil.copytree(SPHINX, src)
+        copy_mathjax(src / "_static")
+        toc = "\n".join(path.stem for path, _, _ in nbs)
+        (src / "index.md").write_text(
+            f"# {heading}\n\n{blurb}\n\n```{{toctree}}\n:maxdepth: 1\n\n{toc}\n```\n", encoding="utf-8"
+        )
+        for path, nb, _ in nbs:
+            nbformat.write(for_site(nb), src / path.name)
+        env = {**os.environ, "RNNLAB_SITE_EDITION": json.dumps(edition)}
+        old = os.environ.copy()
+        os.environ.update(env)
+        try:
+            code = build_main(["-q", "-b", "html", "-E", str(src), str(out)])
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        if code:
+            raise SystemExit(f"sphinx-build failed for the {lang} edition")
+    shutil.rmtree(out / ".doctrees", ignore_errors=True)
+    written = [out / f"{path.stem}.html" for path, _, _ in nbs]
+    if lang == "en":
+        for code_, (folder, _) in EDITIONS.items():
+            if code_ != "en":
+                written += build_site(out / folder, code_)
+    return written
+
+
 def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
     """Build one edition into ``out``; the English build also builds every translation into ``out/<lang>/``,
     and each page links to the same page in the other language."""
-    from nbconvert import HTMLExporter, SlidesExporter
+    if kind == "site":
+        return build_site(out, lang)
+    from nbconvert import SlidesExporter
 
     out.mkdir(parents=True, exist_ok=True)
     assets = "assets" if lang == "en" else "../assets"  # a translation shares the English edition's copy
     if lang == "en":
         copy_mathjax(out / assets)
-    if kind == "slides":
-        if lang == "en":
-            copy_reveal(out / assets)
-        exporter = SlidesExporter(
-            template_name="rnnlab_slides",
-            extra_template_basedirs=[str(TEMPLATES)],
-            reveal_url_prefix=f"{assets}/reveal",
-            reveal_theme="white",
-        )
-    else:
-        exporter = HTMLExporter(template_name="rnnlab_site", extra_template_basedirs=[str(TEMPLATES)])
+        copy_reveal(out / assets)
+    exporter = SlidesExporter(
+        template_name="rnnlab_slides",
+        extra_template_basedirs=[str(TEMPLATES)],
+        reveal_url_prefix=f"{assets}/reveal",
+        reveal_theme="white",
+    )
     nbs = course(None if lang == "en" else lang)
-    suffix = ".slides.html" if kind == "slides" else ".html"
+    suffix = ".slides.html"
     other = "zh-CN" if lang == "en" else "en"
     other_dir = f"{EDITIONS[other][0]}/" if lang == "en" else "../"
     names = [path.stem + suffix for path, _, _ in nbs]
@@ -237,9 +304,7 @@ def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
                 "labels": LABELS[lang],
             },
         }
-        page = for_static_pages(nb, kind == "slides")
-        if kind == "slides":
-            page = split_long_slides(page)
+        page = split_long_slides(for_static_pages(nb, True))
         body, _ = exporter.from_notebook_node(page, resources=resources)
         body = tag_language(body, lang)
         target = out / names[k]
