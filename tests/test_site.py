@@ -155,7 +155,7 @@ def site(tmp_path_factory):
 
 
 def test_the_site_has_search_contents_dark_mode_copy_buttons_and_prev_next(site):
-    out, pages = site
+    out, _pages = site
     for edition in (out, out / "zh-CN"):
         assert (edition / "search.html").is_file() and (edition / "searchindex.js").is_file()
         page = (edition / "03_lstm.html").read_text(encoding="utf-8")
@@ -177,7 +177,7 @@ def test_titles_are_plain_text(site):
 
 
 def test_solutions_are_folded_below_the_exercise(site):
-    out, pages = site
+    out, _pages = site
     text = (out / "02_rnncell_loops.html").read_text(encoding="utf-8")
     folds = re.findall(r'<details class="[^"]*\bhide above-input">\s*<summary[^>]*>(.*?)</summary>', text, re.S)
     assert folds and all("Show the solution" in f for f in folds), folds[:2]
