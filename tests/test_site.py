@@ -147,7 +147,6 @@ def test_every_page_is_tagged_with_its_language(built):
         assert len(tags) == 1 and f'lang="{want}"' in tags[0], (page, tags)
 
 
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("sphinx-site")

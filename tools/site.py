@@ -235,7 +235,11 @@ def build_site(out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
     heading, blurb = INDEX_TEXT[("site", lang)]
     edition = {
         "project": heading,
-        "other": {"code": other, "label": EDITIONS[other][1], "root": f"{EDITIONS[other][0]}/" if lang == "en" else "../"},
+        "other": {
+            "code": other,
+            "label": EDITIONS[other][1],
+            "root": f"{EDITIONS[other][0]}/" if lang == "en" else "../",
+        },
         **SITE_TEXT[lang],
     }
     nbs = course(None if lang == "en" else lang)
