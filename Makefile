@@ -32,7 +32,7 @@ ZH_COURSE := notebooks-zh
 ZH_LAB_SETTINGS := .jupyter-zh/settings
 STUDENT_DIR ?= $(if $(ZH),my-notebooks-zh,my-notebooks)
 
-.PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides clean FORCE
+.PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides slides-pdf clean FORCE
 
 # The stamp .venv/.installed is written last and records the torch choice. A .venv without it
 # (a first run that failed half-way) or built with another TORCH / TORCH_INDEX is rebuilt from
@@ -130,6 +130,10 @@ site: env
 
 slides: env
 	$(PY) tools/site.py slides --out build/slides
+
+## Every deck as a PDF in build/slides-pdf/ (zh-CN/ too), one slide per page: headless Chromium (apt-get install chromium).
+slides-pdf: env
+	$(PY) tools/site.py slides-pdf --out build/slides-pdf
 
 ## Student copies (solutions replaced by stubs, outputs cleared) in build/student/.
 student: env

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import socket
@@ -256,7 +257,7 @@ def test_slides_fit_the_screen(tmp_path):
     site_tools = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(site_tools)
     decks = site_tools.build("slides", tmp_path)
-    too_tall = []
+    too_tall, clipped = [], []  # clipped: a code or output line running off the slide's right edge
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -269,13 +270,16 @@ def test_slides_fit_the_screen(tmp_path):
                       .filter((s) => !s.querySelector('section'))
                       .map((s) => { Reveal.slide(...Object.values(Reveal.getIndices(s)));
                         const cells = [...s.querySelectorAll('.jp-Cell')].filter((c) => !c.querySelector('.rnnlab-continued'));
-                        return [s.scrollHeight, cells.length, (s.textContent || '').trim().slice(0, 50)]; })"""
+                        const clipped = [...s.querySelectorAll('pre')].filter((p) => p.scrollWidth > p.clientWidth + 2).length;
+                        return [s.scrollHeight, cells.length, (s.textContent || '').trim().slice(0, 50), clipped]; })"""
                 )
                 assert len(slides) >= 5, deck.name
-                too_tall += [(deck.name, h, text) for h, n, text in slides if n > 1 and h > 760 * 1.15]
+                too_tall += [(deck.name, h, text) for h, n, text, _ in slides if n > 1 and h > 760 * 1.15]
+                clipped += [(deck.name, text) for _, _, text, c in slides if c]
         finally:
             browser.close()
     assert too_tall == [], too_tall
+    assert clipped == [], clipped
 
 
 def test_site_language_switch_lands_on_the_same_section(tmp_path):
@@ -306,3 +310,31 @@ def test_site_language_switch_lands_on_the_same_section(tmp_path):
             assert page.url.endswith("/03_lstm.html#sec-3") and "/zh-CN/" not in page.url
         finally:
             browser.close()
+
+
+def test_a_deck_prints_to_pdf_one_slide_a_page_without_the_language_link(tmp_path):
+    """make slides-pdf: reveal.js's ?print-pdf layout printed by headless Chromium."""
+    import importlib.util
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if importlib.util.find_spec("sphinx_revealjs") is None:
+        pytest.skip("slide assets not installed")
+    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
+    site_tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_tools)
+    decks = site_tools.build("slides", tmp_path / "slides")
+    deck = decks[1]  # 02, English
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        try:
+            page.goto(deck.as_uri() + "?print-pdf")
+            page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
+            slides = page.evaluate("Reveal.getTotalSlides()")
+            assert page.evaluate("getComputedStyle(document.querySelector('.rnnlab-lang')).display") == "none"
+        finally:
+            browser.close()
+    (pdf,) = site_tools.slides_pdf([deck], tmp_path / "pdf", pathlib.Path(CHROMIUM))
+    assert pdf.name == "02_rnncell_loops.pdf"
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
+    assert pages == slides, (pages, slides)

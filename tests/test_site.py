@@ -194,3 +194,17 @@ def test_sections_are_anchored_alike_in_both_editions(site):
         zh = re.findall(r'id="(sec-\d+)"', (out / "zh-CN" / page.name).read_text(encoding="utf-8"))
         assert en and en == zh, page.name
     assert (out / "_static" / "rnnlab-lang.js").is_file()
+
+
+def test_both_decks_have_the_same_slides_and_no_prompts(built):
+    """A translated deck is split where the English one is (the zh deck of 08 once had 24 slides to 26), and
+    no deck shows Jupyter's `In [n]:` prompts."""
+    kind, out, pages = built
+    if kind != "slides":
+        pytest.skip("slides only")
+    for page in pages[: len(NOTEBOOKS)]:
+        en, zh = page.read_text(encoding="utf-8"), (out / "zh-CN" / page.name).read_text(encoding="utf-8")
+        assert en.count("<section") == zh.count("<section"), page.name
+        assert "rnnlab-continued" not in en or "（续）" in zh
+        for text in (en, zh):
+            assert 'class="jp-InputPrompt' not in text and 'class="jp-OutputPrompt' not in text, page.name

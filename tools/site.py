@@ -2,6 +2,7 @@
 
     python tools/site.py site   [--out build/site]     one HTML page per notebook + index.html
     python tools/site.py slides [--out build/slides]   one reveal.js deck per notebook + index.html
+    python tools/site.py slides-pdf [--out build/slides-pdf]   each deck as a PDF (headless Chromium)
 
 Both use the stored outputs (run ``make notebooks`` first if they are stale) and nbconvert
 with the templates in ``tools/templates``, which load MathJax and reveal.js from an
@@ -139,29 +140,47 @@ def cell_height(cell: nbformat.NotebookNode) -> int:
     return h
 
 
-def split_long_slides(nb: nbformat.NotebookNode, budget: int = SLIDE_BUDGET) -> nbformat.NotebookNode:
-    """Start a vertical continuation slide ("… (continued)") whenever a slide's cells would pass
-    ``budget`` px; a single cell taller than that keeps a slide of its own (and scrolls)."""
-    cells, used, heading = [], 0, ""
-    for cell in nb.cells:
+def split_positions(nb: nbformat.NotebookNode, budget: int = SLIDE_BUDGET) -> set[int]:
+    """The cells (indices) before which a vertical continuation slide starts: whenever a slide's cells
+    would pass ``budget`` px; a single cell taller than that keeps a slide of its own (and scrolls)."""
+    positions, used = set(), 0
+    for k, cell in enumerate(nb.cells):
         kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
-        if kind == "notes" or kind == "skip":
-            cells.append(cell)
+        if kind in ("notes", "skip"):
             continue
         h = cell_height(cell)
         if kind in ("slide", "subslide"):
             used = 0
-            if cell.cell_type == "markdown" and cell.source.startswith("#"):
-                heading = cell.source.splitlines()[0].lstrip("# ").strip()
         elif used > 0 and used + h > budget:
-            cont = nbformat.v4.new_markdown_cell(f"<p class='rnnlab-continued'>{html.escape(heading)} (continued)</p>")
+            positions.add(k)
+            used = 30
+        used += h
+    return positions
+
+
+def split_long_slides(
+    nb: nbformat.NotebookNode, budget: int = SLIDE_BUDGET, positions: set[int] | None = None
+) -> nbformat.NotebookNode:
+    """Start a continuation slide ("… (continued)") at :func:`split_positions`, or at the given
+    ``positions``: a translation is split where its English notebook is, so both decks have the same
+    slides (Chinese text is shorter, and would be split less)."""
+    positions = split_positions(nb, budget) if positions is None else positions
+    cells, heading = [], ""
+    for k, cell in enumerate(nb.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind in ("slide", "subslide") and cell.cell_type == "markdown" and cell.source.startswith("#"):
+            heading = cell.source.splitlines()[0].lstrip("# ").strip()
+        if k in positions:
+            label = CONTINUED[nb.metadata.get("language", "en")].format(heading=html.escape(heading))
+            cont = nbformat.v4.new_markdown_cell(f"<p class='rnnlab-continued'>{label}</p>")
             cont.metadata = {"slideshow": {"slide_type": "subslide"}}
             cells.append(cont)
-            used = 30
         cells.append(cell)
-        used += h
     nb.cells = cells
     return nb
+
+
+CONTINUED = {"en": "{heading} (continued)", "zh-CN": "{heading}（续）"}
 
 
 def write_index(
@@ -289,8 +308,11 @@ def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
         extra_template_basedirs=[str(TEMPLATES)],
         reveal_url_prefix=f"{assets}/reveal",
         reveal_theme="white",
+        exclude_input_prompt=True,  # no "In [3]:" on a projector
+        exclude_output_prompt=True,
     )
     nbs = course(None if lang == "en" else lang)
+    english = nbs if lang == "en" else course(None)  # a translation is split where the English deck is
     suffix = ".slides.html"
     other = "zh-CN" if lang == "en" else "en"
     other_dir = f"{EDITIONS[other][0]}/" if lang == "en" else "../"
@@ -308,7 +330,8 @@ def build(kind: str, out: pathlib.Path, lang: str = "en") -> list[pathlib.Path]:
                 "labels": LABELS[lang],
             },
         }
-        page = split_long_slides(for_static_pages(nb, True))
+        positions = split_positions(for_static_pages(english[k][1], True))
+        page = split_long_slides(for_static_pages(nb, True), positions=positions)
         body, _ = exporter.from_notebook_node(page, resources=resources)
         body = tag_language(body, lang)
         target = out / names[k]
@@ -350,12 +373,46 @@ INDEX_TEXT = {
 }
 
 
+CHROMIUM = pathlib.Path("/usr/bin/chromium")  # Debian's (apt-get install chromium); never a downloaded one
+
+
+def slides_pdf(decks: list[pathlib.Path], out: pathlib.Path, chromium: pathlib.Path = CHROMIUM) -> list[pathlib.Path]:
+    """Each deck printed to a PDF, one slide per page, as reveal.js's ``?print-pdf`` mode lays it out
+    (speaker notes and the language link left out), with headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    if not chromium.exists():
+        raise SystemExit(f"{chromium} is missing: apt-get install chromium (make slides-pdf prints with it)")
+    written = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox"])
+        page = browser.new_page()
+        try:
+            for deck in decks:
+                target = out / deck.relative_to(deck.parents[1] if deck.parent.name == "zh-CN" else deck.parent)
+                target = target.with_name(target.name.replace(".slides.html", ".pdf"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                page.goto(deck.as_uri() + "?print-pdf")
+                page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
+                page.wait_for_timeout(300)  # MathJax typesets the slides
+                page.pdf(path=str(target), width="1100px", height="760px", print_background=True)
+                written.append(target)
+        finally:
+            browser.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("kind", choices=["site", "slides"])
+    ap.add_argument("kind", choices=["site", "slides", "slides-pdf"])
     ap.add_argument("--out", type=pathlib.Path, default=None)
     args = ap.parse_args(argv)
     out = args.out or ROOT / "build" / args.kind
+    if args.kind == "slides-pdf":
+        decks = build("slides", ROOT / "build" / "slides")
+        for p in slides_pdf(decks, out):
+            print(f"wrote {p}")
+        return
     for p in build(args.kind, out):
         print(f"wrote {p}")
     print(f"open {out / 'index.html'}")
