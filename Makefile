@@ -32,7 +32,7 @@ ZH_COURSE := notebooks-zh
 ZH_LAB_SETTINGS := .jupyter-zh/settings
 STUDENT_DIR ?= $(if $(ZH),my-notebooks-zh,my-notebooks)
 
-.PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides slides-pdf clean FORCE
+.PHONY: env test test-portable lint test-unit test-notebooks test-browser lab lab-zh lab-student zh bench notebooks student site slides slides-pdf nbgrader clean FORCE
 
 # The stamp .venv/.installed is written last and records the torch choice. A .venv without it
 # (a first run that failed half-way) or built with another TORCH / TORCH_INDEX is rebuilt from
@@ -138,6 +138,12 @@ slides-pdf: env
 ## Student copies (solutions replaced by stubs, outputs cleared) in build/student/.
 student: env
 	$(PY) tools/notebooks.py student --out build/student
+
+## The course as an nbgrader course in build/nbgrader/ (LANG=zh: the Chinese edition): each notebook an
+## assignment whose solutions are graded answers and whose checks are locked tests. Then, there:
+## nbgrader generate_assignment 02_rnncell_loops; nbgrader autograde 02_rnncell_loops.
+nbgrader: env
+	$(PY) tools/notebooks.py nbgrader --out build/nbgrader$(if $(ZH),-zh --lang zh-CN)
 
 ## rnnlab vs torch.nn speed, float32, 2 threads (see README.md for the table).
 bench: env

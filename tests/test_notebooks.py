@@ -158,3 +158,47 @@ def test_every_committed_notebook_is_normalized(tmp_path):
     nb.metadata["widgets"] = {"state": {}}
     nbformat.write(nb, saved)
     assert nbtools.canonical(saved) != saved.read_text(encoding="utf-8")
+
+
+def test_nbgrader_generates_the_assignment_and_grades_two_submissions(tmp_path):
+    """make nbgrader: the course as an nbgrader course, run offline end to end on notebook 02: the
+    student version has stubs and locked checks; the solution scores full marks, the stub zero."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("nbgrader")
+    nbtools.nbgrader_course(tmp_path)
+    name = "02_rnncell_loops"
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # alembic
+
+    def nbgrader(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    r = nbgrader("generate_assignment", name, "--force")
+    assert r.returncode == 0, r.stderr[-2000:]
+    release = nbformat.read(tmp_path / "release" / name / f"{name}.ipynb", as_version=4)
+    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    checks = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert answers and len(answers) == len(checks)
+    assert all("BEGIN SOLUTION" not in c.source and "NotImplementedError" in c.source for c in answers)
+    assert all(c.metadata.nbgrader["locked"] and re.search(r"\bcheck_\w+\(", c.source) for c in checks)
+    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
+    for student, version in (("alice", tmp_path / "source"), ("bob", tmp_path / "release")):
+        (tmp_path / "submitted" / student / name).mkdir(parents=True)
+        shutil.copy(version / name / f"{name}.ipynb", tmp_path / "submitted" / student / name)
+    r = nbgrader("autograde", name, "--create", "--force")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = nbgrader("export")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {line.split(",")[3]: line.split(",") for line in (tmp_path / "grades.csv").read_text().splitlines()[1:]}
+    assert float(rows["alice"][9]) == float(rows["alice"][10]) == len(checks)  # score == max_score
+    assert float(rows["bob"][9]) == 0.0

@@ -16,6 +16,7 @@ keeps only what stands outside ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import pathlib
 import re
@@ -169,6 +170,71 @@ def course(src: pathlib.Path, out_dir: pathlib.Path) -> tuple[list[pathlib.Path]
     return copied, differ
 
 
+def nbgrader_source(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """A notebook as nbgrader's *source* version: each solution cell an autograded answer
+    (``metadata.nbgrader.solution``; nbgrader replaces its ``### BEGIN/END SOLUTION`` region with a
+    stub, as the student copies do), the check cell after it a locked autograder test worth one point;
+    speaker notes left out. Every other cell stays as it is, unlocked."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
+    grade_ids = iter(range(1, len(nb.cells) + 1))
+    for k, cell in enumerate(nb.cells):
+        if "solution" not in cell.metadata.get("tags", []):
+            continue
+        n = next(grade_ids)
+        cell.metadata["nbgrader"] = {
+            "grade": False,
+            "grade_id": f"{name}-answer-{n}",
+            "locked": False,
+            "schema_version": 3,
+            "solution": True,
+            "task": False,
+        }
+        check = nb.cells[k + 1]  # tests/test_notebooks.py: a check cell follows every solution
+        check.metadata["nbgrader"] = {
+            "grade": True,
+            "grade_id": f"{name}-check-{n}",
+            "locked": True,
+            "points": 1,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
+    return nb
+
+
+NBGRADER_CONFIG = """# nbgrader's configuration of the rnnlab course (written by tools/notebooks.py nbgrader)
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "rnnlab"
+c.CourseDirectory.root = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+"""
+
+
+def nbgrader_course(out_dir: pathlib.Path, lang: str | None = None) -> list[pathlib.Path]:
+    """An nbgrader course folder: ``source/<notebook>/<notebook>.ipynb`` for every numbered notebook (one
+    assignment each, with the data it reads) and ``nbgrader_config.py``. Then, in ``out_dir``:
+    ``nbgrader generate_assignment 02_rnncell_loops`` writes the student version to ``release/``, and
+    ``nbgrader autograde`` grades submissions with the check cells."""
+    import shutil
+
+    if lang:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        import translate
+    written = []
+    for path in numbered():
+        folder = out_dir / "source" / path.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        nb = translate.translated_notebook(path, lang) if lang else nbformat.read(path, as_version=4)
+        nbformat.write(nbgrader_source(nb, path.stem), folder / path.name)
+        if lang:
+            (folder / ".rnnlab-lang").write_text(lang + "\n", encoding="utf-8")
+        if "data/" in path.read_text(encoding="utf-8") and (NOTEBOOKS / "data").is_dir():
+            shutil.copytree(NOTEBOOKS / "data", folder / "data", dirs_exist_ok=True)
+        written.append(folder / path.name)
+    (out_dir / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -180,6 +246,9 @@ def main(argv: list[str] | None = None) -> None:
     st.add_argument("--lang", default=None, help="a translation, e.g. zh-CN (translations/<lang>/*.po)")
     no = sub.add_parser("normalize", help="rewrite notebooks normalized (after a JupyterLab save), not executing")
     no.add_argument("paths", nargs="*", type=pathlib.Path)
+    ng = sub.add_parser("nbgrader", help="an nbgrader course folder (source/ versions with grading metadata)")
+    ng.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "nbgrader")
+    ng.add_argument("--lang", default=None, help="a translation, e.g. zh-CN")
     co = sub.add_parser("course", help="copy a built edition into the learner's folder, never overwriting")
     co.add_argument("--src", type=pathlib.Path, required=True)
     co.add_argument("--out", type=pathlib.Path, required=True)
@@ -192,6 +261,10 @@ def main(argv: list[str] | None = None) -> None:
             if text != path.read_text(encoding="utf-8"):
                 path.write_text(text, encoding="utf-8")
                 print(f"normalized {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    elif args.cmd == "nbgrader":
+        for p in nbgrader_course(args.out, args.lang):
+            print(f"wrote {p}")
+        print(f"then: cd {args.out} && nbgrader generate_assignment 02_rnncell_loops")
     elif args.cmd == "course":
         copied, differ = course(args.src, args.out)
         print(f"{args.out}/: {len(copied)} notebook(s) copied")
