@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.cells import GRUCell
 from rnnlab.layers import GRU
@@ -35,10 +35,16 @@ from rnnlab.vocab import END, PAD, START, CharVocab, pad_batch
 __all__ = [
     "date_pairs",
     "reversal_pairs",
+    "ATTENTIONS",
+    "masked_softmax",
+    "Attention",
     "Seq2Seq",
     "make_batch",
     "token_loss",
     "greedy_decode",
+    "beam_search",
+    "ngram_precisions",
+    "bleu",
     "translate",
     "exact_match",
     "exact_match_by_length",
@@ -115,20 +121,99 @@ def reversal_pairs(n: int, min_len: int, max_len: int, seed: int = 0) -> list[tu
     return out
 
 
+# -- attention ---------------------------------------------------------------------------------
+ATTENTIONS = ("additive", "dot")  # Bahdanau's vᵀ tanh(W s + U h_j), and Luong's dot product s · h_j
+
+
+def masked_softmax(scores: Tensor, mask: Tensor, dim: int = 0) -> Tensor:
+    """``softmax(scores)`` over ``dim`` with the positions where ``mask`` is False given exactly zero
+    weight: they are set to ``-inf`` before the softmax. A row with no valid position at all (all
+    ``-inf``) would come out as NaN; it gets zeros instead.
+
+    Args:
+        scores: e.g. ``(S, B)`` attention scores of ``S`` source positions.
+        mask: same shape, True at real (non-padding) positions.
+    """
+    if scores.shape != mask.shape:
+        raise ValueError(f"scores {tuple(scores.shape)} and mask {tuple(mask.shape)} must have the same shape")
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim)
+    return weights.masked_fill(~mask, 0.0)  # also turns an all-padding row's NaN into 0
+
+
+class Attention(nn.Module):
+    """Scores of every source position for a decoder state, the masked softmax, and the context.
+
+    ``additive`` (Bahdanau): ``e_j = vᵀ tanh(W s + U h_j)``; ``dot`` (Luong): ``e_j = s · h_j``. Then
+    ``α = masked_softmax(e)`` over the source positions and ``c = Σ_j α_j h_j``.
+
+    Args:
+        kind: ``"additive"`` or ``"dot"``.
+        hidden_size: ``H`` of the decoder state ``s`` and of the encoder outputs ``h_j``.
+    """
+
+    def __init__(self, kind: str, hidden_size: int) -> None:
+        super().__init__()
+        one_of("attention", kind, ATTENTIONS)
+        self.kind = kind
+        if kind == "additive":
+            self.W = nn.Linear(hidden_size, hidden_size, bias=False)  # the query s
+            self.U = nn.Linear(hidden_size, hidden_size, bias=False)  # the keys h_j, once per source
+            self.v = nn.Linear(hidden_size, 1, bias=False)
+
+    def keys(self, memory: Tensor) -> Tensor:
+        """What the scores compare the query with, computed once per source: ``U h_j`` (additive) or
+        ``h_j`` itself (dot). ``memory`` ``(S, B, H)``."""
+        return self.U(memory) if self.kind == "additive" else memory
+
+    def forward(self, s: Tensor, memory: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """``s`` ``(B, H)`` decoder state; ``memory`` and ``keys`` ``(S, B, H)``; ``mask`` ``(S, B)``.
+
+        Returns:
+            the context ``(B, H)`` and the weights ``(S, B)`` (each column sums to 1 over the real
+            positions, 0 on padding).
+        """
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(self.W(s).unsqueeze(0) + keys)).squeeze(-1)  # (S, B)
+        else:
+            scores = (keys * s.unsqueeze(0)).sum(-1)  # (S, B)
+        weights = masked_softmax(scores, mask, dim=0)  # (S, B)
+        context = (weights.unsqueeze(-1) * memory).sum(0)  # (B, H)
+        return context, weights
+
+
 # -- the model -------------------------------------------------------------------------------
 class Seq2Seq(nn.Module):
     """A GRU encoder and a ``GRUCell`` decoder sharing one character vocabulary.
+
+    Without attention the decoder starts from the encoder's final state and reads only that: the
+    whole source squeezed into ``H`` numbers. With ``attention``, each decoder step also reads a
+    context ``c_t``, a weighted mean of *every* encoder output chosen by :class:`Attention` from the
+    previous decoder state, fed to the ``GRUCell`` beside the previous character's embedding.
+
+    The decoder's state is what :meth:`encode` returns and :meth:`decode_step` carries: the tensor
+    ``h`` ``(B, H)`` without attention; with it, the tuple ``(h, memory, keys, mask)``.
+    :meth:`select_state` picks rows of either (beam search).
 
     Args:
         vocab_size: characters, with ``PAD``, ``START``, ``END`` at indices 0, 1, 2.
         embedding_dim, hidden_size: ``E`` and ``H`` of both halves.
         impl: ``"rnnlab"`` (:class:`rnnlab.GRU`, :class:`rnnlab.GRUCell`) or ``"torch"``.
+        attention: None, ``"additive"`` or ``"dot"``.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 128, impl: str = "rnnlab") -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 16,
+        hidden_size: int = 128,
+        impl: str = "rnnlab",
+        attention: str | None = None,
+    ) -> None:
         super().__init__()
         one_of("impl", impl, IMPLS)
         positive_ints(vocab_size=vocab_size, embedding_dim=embedding_dim, hidden_size=hidden_size)
+        if attention is not None:
+            one_of("attention", attention, ATTENTIONS)
         if vocab_size < 4:
             raise ValueError(f"vocab_size must count PAD, START, END and at least one character, got {vocab_size}")
         self.spec = {
@@ -138,25 +223,53 @@ class Seq2Seq(nn.Module):
             "hidden_size": hidden_size,
             "impl": impl,
         }
+        if attention is not None:  # absent otherwise: checkpoints written before attention still load
+            self.spec["attention"] = attention
         self.pad, self.start, self.end = 0, 1, 2
         gru, cell = (GRU, GRUCell) if impl == "rnnlab" else (nn.GRU, nn.GRUCell)
         self.src_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.encoder = gru(embedding_dim, hidden_size)
         self.tgt_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.decoder = cell(embedding_dim, hidden_size)
+        self.attention = None if attention is None else Attention(attention, hidden_size)
+        self.decoder = cell(embedding_dim + (0 if attention is None else hidden_size), hidden_size)
         self.out = nn.Linear(hidden_size, vocab_size)
 
-    def encode(self, src: Tensor, lengths: Tensor) -> Tensor:
-        """``(S, B)`` padded source and ``(B,)`` CPU lengths → the encoder's final state ``(B, H)``."""
+    def encode(self, src: Tensor, lengths: Tensor):
+        """``(S, B)`` padded source and ``(B,)`` CPU lengths → the decoder's first state: the
+        encoder's final state ``(B, H)``; with attention also every encoder output ``(S, B, H)``,
+        their keys and the ``(S, B)`` mask of real positions."""
         packed = pack_padded_sequence(self.src_embedding(src), lengths, enforce_sorted=False)
-        _, h_n = self.encoder(packed)  # (1, B, H), each sequence's state after its last character
-        return h_n[0]
+        out, h_n = self.encoder(packed)  # h_n (1, B, H): each sequence's state after its last character
+        if self.attention is None:
+            return h_n[0]
+        memory, _ = pad_packed_sequence(out, total_length=src.shape[0])  # (S, B, H), zeros on padding
+        mask = torch.arange(src.shape[0], device=src.device)[:, None] < lengths.to(src.device)[None, :]  # (S, B)
+        return h_n[0], memory, self.attention.keys(memory), mask
 
-    def decode_step(self, y_prev: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        """One decoder step: previous characters ``(B,)`` and state ``(B, H)`` → logits ``(B, V)``
-        of the next character, and the new state."""
-        h = self.decoder(self.tgt_embedding(y_prev), h)  # (B, H)
-        return self.out(h), h
+    def decode_step(self, y_prev: Tensor, state, return_weights: bool = False):
+        """One decoder step: previous characters ``(B,)`` and the state → logits ``(B, V)`` of the
+        next character and the new state (and, with ``return_weights``, this step's attention
+        weights ``(S, B)``, None without attention)."""
+        x = self.tgt_embedding(y_prev)  # (B, E)
+        weights = None
+        if self.attention is None:
+            h = self.decoder(x, state)  # (B, H)
+            new_state = h
+        else:
+            h, memory, keys, mask = state
+            context, weights = self.attention(h, memory, keys, mask)  # query: the previous state
+            h = self.decoder(torch.cat([x, context], -1), h)  # (B, H)
+            new_state = (h, memory, keys, mask)
+        logits = self.out(h)
+        return (logits, new_state, weights) if return_weights else (logits, new_state)
+
+    @staticmethod
+    def select_state(state, index: Tensor):
+        """The state of the batch rows ``index`` (``(B',)`` long), in that order."""
+        if isinstance(state, Tensor):
+            return state.index_select(0, index)
+        h, memory, keys, mask = state
+        return h.index_select(0, index), memory.index_select(1, index), keys.index_select(1, index), mask[:, index]
 
     def forward(
         self,
@@ -177,11 +290,11 @@ class Seq2Seq(nn.Module):
         """
         if not 0 <= teacher_forcing <= 1:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
-        h = self.encode(src, lengths)  # (B, H)
+        state = self.encode(src, lengths)
         y_prev = tgt_in[0]  # (B,) START
         logits = []
         for t in range(tgt_in.shape[0]):
-            step_logits, h = self.decode_step(y_prev, h)  # (B, V)
+            step_logits, state = self.decode_step(y_prev, state)  # (B, V)
             logits.append(step_logits)
             if t + 1 < tgt_in.shape[0]:
                 forced = teacher_forcing == 1 or (
@@ -218,25 +331,139 @@ def token_loss(logits: Tensor, tgt_out: Tensor, pad_index: int = 0) -> Tensor:
     return F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_index)
 
 
-def greedy_decode(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int) -> list[list[int]]:
+def greedy_decode(
+    model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, return_attention: bool = False
+) -> list[list[int]] | tuple[list[list[int]], list[Tensor]]:
     """Free-running decoding: feed back the most likely character until ``END``.
 
     Returns:
         one list of character indices per sequence, without ``START`` and ``END``; a sequence
-        that never writes ``END`` stops after ``max_len`` characters.
+        that never writes ``END`` stops after ``max_len`` characters. With ``return_attention``
+        (a model with attention) also, per sequence, its weights ``(steps, S)``: one row per
+        output character (and the ``END`` step), over the source positions.
     """
-    steps = []
+    steps, weights = [], []
     with evaluating(model):
-        h = model.encode(src, lengths)
+        state = model.encode(src, lengths)
         y = torch.full((src.shape[1],), model.start, dtype=torch.long, device=src.device)  # (B,)
         for _ in range(max_len + 1):  # + 1: room for END after max_len characters
-            logits, h = model.decode_step(y, h)
+            logits, state, w = model.decode_step(y, state, return_weights=True)
             y = logits.argmax(-1)  # (B,)
             steps.append(y)
+            weights.append(w)
     out = []
     for row in torch.stack(steps, 1).tolist():  # (B, max_len + 1)
         out.append(row[: row.index(model.end)] if model.end in row else row[:max_len])
+    if not return_attention:
+        return out
+    if model.attention is None:
+        raise ValueError("this model has no attention (Seq2Seq(..., attention='additive' or 'dot'))")
+    stacked = torch.stack(weights, 0).cpu()  # (steps, S, B)
+    maps = [stacked[: len(o) + 1, : int(n), b] for b, (o, n) in enumerate(zip(out, lengths))]
+    return out, maps
+
+
+def beam_search(
+    model: Seq2Seq,
+    src: Tensor,
+    lengths: Tensor,
+    k: int,
+    max_len: int,
+    alpha: float = 1.0,
+    return_scores: bool = False,
+) -> list[list[int]] | tuple[list[list[int]], list[float]]:
+    """Beam search: keep the ``k`` most likely partial outputs at every step, not only the best one.
+
+    Each hypothesis is scored by its log-probability ``Σ log p(y_t | y_<t, x)``. A finished one (it
+    wrote ``END``) is ranked by the *length-normalised* score ``Σ log p / n^alpha``, ``n`` its length
+    with ``END``: every extra character adds a negative log-probability, so without the division the
+    search would favour short outputs. ``alpha = 0``: no normalisation; ``1``: the mean per character.
+    A hypothesis that writes ``END`` leaves the beam (its slot goes to the next best); the search ends
+    when no live one is left, or after ``max_len + 1`` steps. With ``k = 1`` it is exactly
+    :func:`greedy_decode`.
+
+    Returns:
+        one list of indices per sequence (without ``START`` and ``END``, at most ``max_len``), and with
+        ``return_scores`` each one's mean log-probability per step (``END`` included).
+    """
+    positive_ints(k=k, max_len=max_len)
+    outs, scores = [], []
+    with evaluating(model):
+        state0 = model.encode(src, lengths)
+        for b in range(src.shape[1]):
+            index = torch.tensor([b], device=src.device)
+            seq, logp, steps = _beam_one(model, model.select_state(state0, index), k, max_len, alpha)
+            outs.append(seq)
+            scores.append(logp / steps)
+    return (outs, scores) if return_scores else outs
+
+
+def _beam_one(model: Seq2Seq, state, k: int, max_len: int, alpha: float) -> tuple[list[int], float, int]:
+    """Beam search for one source (``state`` of batch 1). Returns ``(indices, total log-probability, steps
+    scored)``: the characters and ``END``, or the ``max_len`` characters of an output that never ended."""
+    device = next(model.parameters()).device
+    beams: list[tuple[list[int], float]] = [([], 0.0)]  # (characters so far, log-probability)
+    finished: list[tuple[float, list[int], float]] = []  # (normalised score, characters, log-probability)
+    for t in range(max_len + 1):
+        y = torch.tensor([seq[-1] if seq else model.start for seq, _ in beams], device=device)
+        logits, state = model.decode_step(y, state)  # (beams, V)
+        logp = torch.log_softmax(logits.double(), -1)  # (beams, V)
+        total = torch.tensor([lp for _, lp in beams], dtype=torch.float64, device=device)[:, None] + logp
+        flat = total.flatten()
+        top = flat.topk(min(k, flat.numel())).indices.tolist()  # sorted, best first
+        V = logp.shape[1]
+        survivors, rows = [], []
+        for i in top:
+            row, char = divmod(i, V)
+            seq, lp = beams[row][0], flat[i].item()
+            if char == model.end:
+                finished.append((lp / (len(seq) + 1) ** alpha, seq, lp))
+            elif t < max_len:
+                survivors.append((seq + [char], lp))
+                rows.append(row)
+        if not survivors:
+            break
+        beams = survivors
+        state = model.select_state(state, torch.tensor(rows, device=device))
+    if finished:
+        _, seq, lp = max(finished, key=lambda f: f[0])
+        return seq, lp, len(seq) + 1
+    seq, lp = beams[0]  # none wrote END: the best after max_len characters, as greedy_decode
+    return seq[:max_len], lp, len(seq[:max_len])
+
+
+def ngram_precisions(prediction: Sequence, reference: Sequence, max_n: int = 4) -> list[float]:
+    """``p_n`` for ``n = 1 … max_n``: the fraction of the prediction's n-grams found in the reference,
+    each counted at most as often as the reference has it ("clipped"). 0 when the prediction has no
+    n-gram of that size."""
+    out = []
+    for n in range(1, max_n + 1):
+        pred = [tuple(prediction[i : i + n]) for i in range(len(prediction) - n + 1)]
+        ref: dict[tuple, int] = {}
+        for i in range(len(reference) - n + 1):
+            gram = tuple(reference[i : i + n])
+            ref[gram] = ref.get(gram, 0) + 1
+        hits = 0
+        for gram in pred:
+            if ref.get(gram, 0) > 0:
+                hits += 1
+                ref[gram] -= 1
+        out.append(hits / len(pred) if pred else 0.0)
     return out
+
+
+def bleu(prediction: Sequence, reference: Sequence, max_n: int = 4) -> float:
+    """Sentence BLEU (Papineni et al. 2002), no smoothing: ``BP · exp(Σ_n log p_n / max_n)`` with the
+    brevity penalty ``BP = min(1, exp(1 - len(reference) / len(prediction)))``; 0 when any ``p_n`` is 0."""
+    import math
+
+    if not prediction:
+        return 0.0
+    p = ngram_precisions(prediction, reference, max_n)
+    if min(p) == 0:
+        return 0.0
+    brevity = min(1.0, math.exp(1 - len(reference) / len(prediction)))
+    return brevity * math.exp(sum(math.log(x) for x in p) / max_n)
 
 
 def translate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from rnnlab.cli.common import (
+    MAX_LR,
     check_outputs,
     config_from,
     ignored,
@@ -19,7 +20,15 @@ from rnnlab.cli.common import (
     train_run,
 )
 from rnnlab.loop import get_device, set_seed
-from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, date_pairs, reversal_pairs, train_seq2seq, translate
+from rnnlab.seq2seq import (
+    ATTENTIONS,
+    Seq2Seq,
+    Seq2SeqConfig,
+    date_pairs,
+    reversal_pairs,
+    train_seq2seq,
+    translate,
+)
 from rnnlab.vocab import END, PAD, START, CharVocab
 
 
@@ -45,6 +54,12 @@ def register(sub) -> None:
         help=f"longest string of the reverse task, 2 to {MAX_LEN} (default {DEFAULT_MAX_LEN}; --task reverse only)",
     )
     model_options(tr, hidden_size=128, embedding_dim=16, num_layers=False)
+    tr.add_argument(
+        "--attention",
+        choices=ATTENTIONS,
+        default=None,
+        help="an attention decoder: additive (Bahdanau) or dot (Luong); default none (notebook 11's model)",
+    )
     tr.add_argument("--steps", type=int_in(1, 1_000_000), default=1000)
     tr.add_argument(
         "--teacher-forcing",
@@ -54,6 +69,13 @@ def register(sub) -> None:
     )
     tr.add_argument("--eval-every", type=positive_int, default=100)
     run_options(tr, Seq2SeqConfig)
+    for action in tr._actions:  # --lr: its default depends on --attention (below)
+        if action.dest == "lr":
+            action.default = None
+            action.help = (
+                f"learning rate, at most {MAX_LR:g} (default {Seq2SeqConfig.lr:g}; with --attention "
+                f"{ATTENTION_LR:g}: at {Seq2SeqConfig.lr:g} attention training is unstable)"
+            )
     tr.set_defaults(handler=_seq2seq_train, parser=tr)
     run = s2s_sub.add_parser("run", help="decode inputs with a trained model (greedy)")
     run.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -62,6 +84,7 @@ def register(sub) -> None:
 
 
 MAX_LEN, DEFAULT_MAX_LEN = 50, 14
+ATTENTION_LR = 3e-3  # measured: at 1e-2 (the plain model's rate) the attention decoder's runs diverge or stall
 
 
 def _task_pairs(task: str, max_len: int) -> tuple[list, list]:
@@ -75,17 +98,21 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
         args.max_len = DEFAULT_MAX_LEN
     elif args.task != "reverse":
         ignored(f"--max-len {args.max_len}", f"--task {args.task}", "its dates have a fixed form")
+    if args.lr is None:
+        args.lr = Seq2SeqConfig.lr if args.attention is None else ATTENTION_LR
     check_outputs(ap, args)
     train, val = _task_pairs(args.task, args.max_len)
     vocab = CharVocab.from_strings(*(s + t for s, t in train + val), specials=(PAD, START, END))
     set_seed(args.seed)
-    model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl).to(get_device())
+    model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl, attention=args.attention)
+    model.to(get_device())
     config = config_from(Seq2SeqConfig, args)
     history = train_run(args, model, vocab, lambda: train_seq2seq(model, train, val, vocab, config))
     if isinstance(history, int):
         return history
     print(
-        f"{args.task}, teacher forcing {args.teacher_forcing:g}, {args.steps} steps: "
+        f"{args.task}, {args.attention or 'no'} attention, teacher forcing {args.teacher_forcing:g}, "
+        f"{args.steps} steps: "
         f"held-out exact match {history.val_exact[-1]:.1%}"
     )
     if args.task == "reverse":
