@@ -43,6 +43,7 @@ __all__ = [
     "token_loss",
     "greedy_decode",
     "beam_search",
+    "compare_beam",
     "ngram_precisions",
     "bleu",
     "translate",
@@ -430,6 +431,24 @@ def _beam_one(model: Seq2Seq, state, k: int, max_len: int, alpha: float) -> tupl
         return seq, lp, len(seq) + 1
     seq, lp = beams[0]  # none wrote END: the best after max_len characters, as greedy_decode
     return seq[:max_len], lp, len(seq[:max_len])
+
+
+def compare_beam(
+    model: Seq2Seq, pairs: Sequence[tuple[str, str]], vocab: CharVocab, k: int, alpha: float = 1.0
+) -> dict[str, float]:
+    """Greedy decoding (beam 1) against a beam of ``k`` on ``pairs``: the exact match of each, and the mean
+    over the pairs of each output's mean log-probability per step (its own score, ``END`` included)."""
+    device, pad = device_of(model), vocab.index(PAD)
+    max_len = max(len(t) for _, t in pairs) + 2
+    src, lengths = pad_batch([vocab.encode(s_) for s_, _ in pairs], pad)
+    src = src.to(device)
+    result = {"k": k, "alpha": alpha}
+    for name, width in (("greedy", 1), ("beam", k)):
+        outs, scores = beam_search(model, src, lengths, width, max_len, alpha, return_scores=True)
+        hits = [vocab.decode(o) == t for o, (_, t) in zip(outs, pairs)]
+        result[f"{name}_exact"] = sum(hits) / len(hits)
+        result[f"{name}_mean_logprob"] = sum(scores) / len(scores)
+    return result
 
 
 def ngram_precisions(prediction: Sequence, reference: Sequence, max_n: int = 4) -> list[float]:

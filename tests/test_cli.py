@@ -243,3 +243,35 @@ def test_the_one_hot_headline_run_keeps_its_best_epoch(capsys):
     assert main(["train", "--source", "hello", "--target", "ohlol", "--model", "rnncell", "--keep-last"]) == 0
     out, err = capsys.readouterr()
     assert out.strip() != "ohlol" and "warning: training ended at 80%" in err  # the drift it avoids
+
+
+def test_seq2seq_with_attention_trains_saves_runs_and_compares_beams(tmp_path, capsys):
+    save, hist = tmp_path / "att.pt", tmp_path / "att.json"
+    args = ["seq2seq", "train", "--task", "reverse", "--max-len", "6", "--attention", "dot", "--hidden-size", "16"]
+    assert (
+        main(
+            [*args, "--steps", "4", "--eval-every", "2", "--beam", "3", "--no-progress"]
+            + ["--save", str(save), "--history", str(hist)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "dot attention" in out and "beam 3: exact" in out
+    payload = json.loads(hist.read_text())
+    assert payload["settings"]["attention"] == "dot" and payload["settings"]["lr"] == 3e-3  # attention's default
+    assert set(payload["evaluation"]["beam"]) >= {"greedy_exact", "beam_exact", "greedy_mean_logprob"}
+    assert main(["seq2seq", "run", "--checkpoint", str(save), "abc", "hello"]) == 0
+    assert capsys.readouterr().out.count(" -> ") == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--attention", "bahdanau"], "invalid choice: 'bahdanau'"),
+        (["--beam", "1"], "--beam: expected an integer from 2 to 20"),
+    ],
+)
+def test_seq2seq_attention_bad_arguments(args, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["seq2seq", "train", *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err

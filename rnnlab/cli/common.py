@@ -191,6 +191,7 @@ def write_outputs(
     labels: list[str] | None = None,
     baselines: dict | None = None,
     stopped: TrainingStopped | TrainingInterrupted | None = None,
+    evaluation: dict | None = None,
 ) -> None:
     """The checkpoint (--save; its config: the settings, and the class labels if any) and the
     history JSON (--history; also the baselines, and how the run stopped early if it did), each
@@ -205,6 +206,7 @@ def write_outputs(
             "settings": settings,
             **extra,
             **({} if baselines is None else {"baselines": baselines}),
+            **({} if evaluation is None else {"evaluation": evaluation}),
             **({} if stopped is None else {"stopped": {"reason": stopped.reason, stopped.unit: stopped.count}}),
             "history": history,
         }
@@ -213,13 +215,22 @@ def write_outputs(
         print(f"wrote {args.history}", file=sys.stderr)
 
 
-def train_run(args, model, vocab, train: Callable[[], Record], labels=None, baselines=None) -> Record | int:
+def train_run(
+    args,
+    model,
+    vocab,
+    train: Callable[[], Record],
+    labels=None,
+    baselines=None,
+    evaluate: Callable[[], dict] | None = None,
+) -> Record | int:
     """Run ``train()`` and write its outputs; a run that stops early is reported here.
 
     Returns the history when the run finished (the caller prints its summary), else the exit
     code: 1 when it diverged (one line; the history is written, the checkpoint is not, so an
     earlier good one at --save stays), 130 at Ctrl-C and 143 at SIGTERM (the history so far
-    and, with --save, the model as it is).
+    and, with --save, the model as it is). ``evaluate()``, run after a finished training, adds its
+    measures to the history file as ``"evaluation"``.
     """
     try:
         history = train()
@@ -237,7 +248,7 @@ def train_run(args, model, vocab, train: Callable[[], Record], labels=None, base
         signal_name = "SIGTERM" if _TERMINATED else "Ctrl-C"
         print(f"stopped by {signal_name} at {stop.unit} {stop.count}", file=sys.stderr)
         return 143 if _TERMINATED else 130
-    write_outputs(args, model, vocab, history.to_dict(), labels, baselines)
+    write_outputs(args, model, vocab, history.to_dict(), labels, baselines, evaluation=evaluate() if evaluate else None)
     return history
 
 

@@ -24,6 +24,7 @@ from rnnlab.seq2seq import (
     ATTENTIONS,
     Seq2Seq,
     Seq2SeqConfig,
+    compare_beam,
     date_pairs,
     reversal_pairs,
     train_seq2seq,
@@ -68,6 +69,14 @@ def register(sub) -> None:
         help="probability of feeding the true previous character (1 = teacher forcing, 0 = free running)",
     )
     tr.add_argument("--eval-every", type=positive_int, default=100)
+    tr.add_argument(
+        "--beam",
+        type=int_in(2, 20),
+        default=None,
+        metavar="K",
+        help="after training, compare beam search of width K with greedy decoding on the held-out pairs "
+        "(exact match, mean log-probability; printed and stored in the history)",
+    )
     run_options(tr, Seq2SeqConfig)
     for action in tr._actions:  # --lr: its default depends on --attention (below)
         if action.dest == "lr":
@@ -107,7 +116,13 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
     model = Seq2Seq(len(vocab), args.embedding_dim, args.hidden_size, impl=args.impl, attention=args.attention)
     model.to(get_device())
     config = config_from(Seq2SeqConfig, args)
-    history = train_run(args, model, vocab, lambda: train_seq2seq(model, train, val, vocab, config))
+    beam = {}
+
+    def evaluate() -> dict:
+        beam.update(compare_beam(model, val, vocab, args.beam) if args.beam else {})
+        return {"beam": beam} if beam else {}
+
+    history = train_run(args, model, vocab, lambda: train_seq2seq(model, train, val, vocab, config), evaluate=evaluate)
     if isinstance(history, int):
         return history
     print(
@@ -115,6 +130,11 @@ def _seq2seq_train(ap: argparse.ArgumentParser, args) -> int:
         f"{args.steps} steps: "
         f"held-out exact match {history.val_exact[-1]:.1%}"
     )
+    if beam:
+        print(
+            f"greedy: exact {beam['greedy_exact']:.1%}, mean log-prob {beam['greedy_mean_logprob']:.4f}; "
+            f"beam {args.beam}: exact {beam['beam_exact']:.1%}, mean log-prob {beam['beam_mean_logprob']:.4f}"
+        )
     if args.task == "reverse":
         print(
             "by length: "
