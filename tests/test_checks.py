@@ -344,3 +344,32 @@ def test_the_chinese_student_stub():
 
     assert 'raise NotImplementedError("动手练习：把这一行换成你的代码")' in nbtools.stub("zh-CN")
     assert "# YOUR CODE HERE" in nbtools.stub("zh-CN")  # nbgrader's marker stays
+
+
+def _naive_masked(scores, mask):
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), 0)  # NaN on an all-padding column
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda s, m: torch.softmax(s.masked_fill(~m, float("-inf")), 1).nan_to_num(0.0), r"over the batch \(dim 1\)"),
+        (lambda s, m: torch.softmax(s, 0), "the padding is not masked"),
+        (lambda s, m: torch.softmax(s, 0) * m, "zeroed after: the real weights no longer sum to 1"),
+        (_naive_masked, "got NaN weights"),
+        (lambda s, m: torch.sigmoid(s) * m, "must sum to 1 over its real positions"),
+    ],
+)
+def test_masked_softmax_check_names_the_mistakes(wrong, message):
+    from rnnlab.checks import check_masked_softmax
+
+    with pytest.raises(CheckFailed, match=message):
+        check_masked_softmax(wrong)
+
+
+def test_masked_softmax_check_passes_the_right_answer(capsys):
+    from rnnlab.checks import check_masked_softmax
+    from rnnlab.seq2seq import masked_softmax
+
+    check_masked_softmax(lambda s, m: masked_softmax(s, m))
+    assert "✓" in capsys.readouterr().out

@@ -8,7 +8,7 @@ not transposed, gates in the wrong order, the GRU written in the paper's form, .
 that mistake and its fix. :func:`diagnose` exposes the same matching for any result.
 
 The checks are split by lesson: :mod:`~rnnlab.checks.steps` (notebooks 01–04),
-:mod:`~rnnlab.checks.sequences` (05–07, 10) and :mod:`~rnnlab.checks.training` (08, 09, 11), over the
+:mod:`~rnnlab.checks.sequences` (05–07, 10, 12) and :mod:`~rnnlab.checks.training` (08, 09, 11), over the
 shared machinery of :mod:`~rnnlab.checks._core`. Import them from here: ``from rnnlab.checks import
 check_lstm_step``.
 """
@@ -17,6 +17,7 @@ from rnnlab.checks._core import CheckFailed
 from rnnlab.checks.sequences import (
     check_last_valid_outputs,
     check_masked_mean,
+    check_masked_softmax,
     check_sequence_loss,
     check_sequence_summary,
     diagnose_final_state,
@@ -36,6 +37,7 @@ __all__ = [
     "check_tbptt_step",
     "check_bits_per_char",
     "check_masked_mean",
+    "check_masked_softmax",
     "check_greedy_decode",
     "diagnose_final_state",
     "diagnose",

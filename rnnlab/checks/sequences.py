@@ -1,4 +1,5 @@
-"""Notebooks 05–07 and 10: losses over sequences, reading final states and valid outputs, and the masked mean."""
+"""Notebooks 05–07, 10 and 12: losses over sequences, reading final states and valid outputs, the masked mean,
+and attention's masked softmax."""
 
 from __future__ import annotations
 
@@ -245,3 +246,57 @@ def _wrong_shape(name: str, want: Tensor, got) -> str:
     return tr(
         "{name}: expected shape {want} (batch, hidden), got {got}", name=name, want=tuple(want.shape), got=_shape(got)
     )
+
+
+def _masked_softmax_mistakes(scores: Tensor, mask: Tensor) -> dict[str, Callable[[], object]]:
+    neg_inf = scores.masked_fill(~mask, float("-inf"))
+    return {
+        tr(
+            "the softmax runs over the batch (dim 1); the weights of one sequence are over its source positions (dim 0)"
+        ): lambda: torch.softmax(neg_inf, 1).nan_to_num(0.0),
+        tr(
+            "the padding is not masked: padded positions get weight, so each sequence's real weights sum to less than 1"
+        ): (lambda: torch.softmax(scores, 0)),
+        tr(
+            "the softmax is taken first and the padding zeroed after: the real weights no longer sum to 1. Mask "
+            "with -inf before the softmax"
+        ): lambda: torch.softmax(scores, 0) * mask,
+    }
+
+
+def check_masked_softmax(fn: Callable) -> None:
+    """``fn(scores, mask) -> weights``: the softmax of ``(S, B)`` attention scores over the source positions
+    (dim 0), padding (``mask`` False) given exactly zero weight, and a column with no real position all
+    zeros rather than NaN."""
+    from rnnlab.seq2seq import masked_softmax
+
+    name = _name(fn)
+    g = torch.Generator().manual_seed(0)
+    for S, lengths in [(5, [5, 3, 1]), (4, [2, 4, 4, 1]), (3, [3, 0])]:
+        scores = torch.randn(S, len(lengths), generator=g, dtype=torch.float64)
+        mask = torch.arange(S)[:, None] < torch.tensor(lengths)[None, :]
+        want = masked_softmax(scores, mask)
+        got = _call(fn, name, scores.clone(), mask.clone())
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise CheckFailed(
+                tr(
+                    "{name}: expected weights of shape {want}, got {got}",
+                    name=name,
+                    want=tuple(want.shape),
+                    got=_shape(got),
+                )
+            )
+        if 0 in lengths and not bool(torch.isfinite(got).all()):
+            raise CheckFailed(
+                tr(
+                    "{name}: a sequence with no real position (length 0) got NaN weights: softmax over all -inf is "
+                    "0/0. Give such a column zeros (e.g. weights.masked_fill(~mask, 0) after the softmax)",
+                    name=name,
+                )
+            )
+        if _same(got, want):
+            continue
+        message = tr("{name} gave the wrong weights for lengths {lengths}.", name=name, lengths=lengths)
+        otherwise = tr("Each sequence's weights must sum to 1 over its real positions and be 0 on the padding.")
+        raise CheckFailed(diagnosis(message, _known_mistake(got, _masked_softmax_mistakes(scores, mask)), otherwise))
+    print(tr("✓ {name} gives padding zero weight and sums to 1 over the real positions, in 3 batches", name=name))
