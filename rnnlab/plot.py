@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from rnnlab.labelling import History
 
-__all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates", "plot_confusion"]
+__all__ = ["unrolled_diagram", "cell_diagram", "plot_histories", "plot_gates", "plot_confusion", "plot_attention"]
 
 OUTPUT_COLOR = "#9ecae1"  # fill: states that form `output`
 H_N_COLOR = "#e6550d"  # edge: states that form `h_n`
@@ -299,5 +299,28 @@ def plot_confusion(matrix: Tensor, labels: list[str], ax: Axes | None = None, ti
     ax.set_yticks(range(C), labels, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_attention(weights: Tensor, source: str, output: str, ax: Axes | None = None, title: str = "") -> Axes:
+    """The attention weights of one decoded string: a row per output step (each written character,
+    then ``END``), a column per source character; darker = more weight.
+
+    Args:
+        weights: ``(len(output) + 1, len(source))``, as :func:`rnnlab.seq2seq.greedy_decode` returns them
+            with ``return_attention=True``.
+    """
+    if tuple(weights.shape) != (len(output) + 1, len(source)):
+        raise ValueError(
+            f"weights {tuple(weights.shape)} do not fit output {output!r} + END and source {source!r}: "
+            f"expected {(len(output) + 1, len(source))}"
+        )
+    ax = ax or plt.figure(figsize=(0.42 * len(source) + 1.6, 0.38 * len(output) + 1.4)).add_subplot()
+    im = ax.imshow(weights.double().numpy(), cmap="Greys", vmin=0, vmax=1)
+    ax.set_xticks(range(len(source)), list(source))
+    ax.set_yticks(range(len(output) + 1), [*output, "END"])
+    ax.set(xlabel="source character (encoder output h_j)", ylabel="output step", title=title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
     ax.figure.tight_layout()
     return ax

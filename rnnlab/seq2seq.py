@@ -556,9 +556,11 @@ class Seq2SeqConfig:
     seed: int = 0  # batch order and teacher-forcing coin flips
     eval_every: int = 100  # exact match on the validation pairs every this many steps
     progress: bool = True  # a tqdm.auto bar
+    lr_decay: str = "none"  # "linear": the learning rate falls linearly to 0 at the last step
 
     def __post_init__(self) -> None:
         positive_ints(steps=self.steps, batch_size=self.batch_size, eval_every=self.eval_every)
+        one_of("lr_decay", self.lr_decay, ("none", "linear"))
         positive_number("lr", self.lr)
         positive_number("clip", self.clip, optional=True)
         if not 0 <= self.teacher_forcing <= 1:
@@ -605,6 +607,9 @@ def train_seq2seq(
     config = configured(Seq2SeqConfig, config, overrides)
     device = device_of(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    decay = None
+    if config.lr_decay == "linear":  # step k (1-based) trains at lr * (1 - (k - 1) / steps)
+        decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - k / config.steps)
     g = torch.Generator().manual_seed(config.seed)
     history = Seq2SeqHistory()
     order: list[int] = []
@@ -620,6 +625,8 @@ def train_seq2seq(
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
             loss = token_loss(model(src, lengths, tgt_in, config.teacher_forcing, generator=g), tgt_out)
             optimizer_step(model, opt, loss, config.clip)
+            if decay is not None:
+                decay.step()
             history.loss.append(loss.item())
             if step % config.eval_every == 0 or step == config.steps:
                 history.eval_steps.append(step)

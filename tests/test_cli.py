@@ -259,6 +259,7 @@ def test_seq2seq_with_attention_trains_saves_runs_and_compares_beams(tmp_path, c
     assert "dot attention" in out and "beam 3: exact" in out
     payload = json.loads(hist.read_text())
     assert payload["settings"]["attention"] == "dot" and payload["settings"]["lr"] == 3e-3  # attention's default
+    assert payload["settings"]["lr_decay"] == "linear"
     assert set(payload["evaluation"]["beam"]) >= {"greedy_exact", "beam_exact", "greedy_mean_logprob"}
     assert main(["seq2seq", "run", "--checkpoint", str(save), "abc", "hello"]) == 0
     assert capsys.readouterr().out.count(" -> ") == 2

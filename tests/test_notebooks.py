@@ -37,6 +37,7 @@ def test_course_notebooks_exist_in_order():
         "09_char_language_model",
         "10_classify_sequences",
         "11_encoder_decoder",
+        "12_attention",
     ]
 
 

@@ -222,3 +222,28 @@ def test_seq2seq_config_and_model_validation():
         Seq2Seq(3)
     with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
         Seq2Seq(10, hidden_size=-1)
+
+
+def test_linear_lr_decay_reaches_zero_and_is_validated():
+    from rnnlab.seq2seq import Seq2Seq, Seq2SeqConfig, reversal_pairs, train_seq2seq
+    from rnnlab.vocab import END, PAD, START, CharVocab
+
+    with pytest.raises(ValueError, match="lr_decay must be one of"):
+        Seq2SeqConfig(lr_decay="cosine")
+    pairs = reversal_pairs(64, 2, 4, seed=0)
+    vocab = CharVocab.from_strings(*(s + t for s, t in pairs), specials=(PAD, START, END))
+    seen = []
+    torch.manual_seed(0)
+    model = Seq2Seq(len(vocab), 4, 8)
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    torch.optim.Adam.step = spy
+    try:
+        train_seq2seq(model, pairs, pairs[:8], vocab, steps=4, lr=0.01, lr_decay="linear", eval_every=4, progress=False)
+    finally:
+        torch.optim.Adam.step = real_step
+    assert seen == pytest.approx([0.01, 0.0075, 0.005, 0.0025])  # step k at lr * (1 - (k - 1) / steps)
