@@ -329,12 +329,13 @@ def test_a_deck_prints_to_pdf_one_slide_a_page_without_the_language_link(tmp_pat
         page = browser.new_page()
         try:
             page.goto(deck.as_uri() + "?print-pdf")
-            page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
+            page.wait_for_function("document.querySelectorAll('.pdf-page').length > 0", timeout=30_000)
             slides = page.evaluate("Reveal.getTotalSlides()")
+            print_pages = page.evaluate("document.querySelectorAll('.pdf-page').length")  # reveal's print layout
             assert page.evaluate("getComputedStyle(document.querySelector('.rnnlab-lang')).display") == "none"
         finally:
             browser.close()
     (pdf,) = site_tools.slides_pdf([deck], tmp_path / "pdf", pathlib.Path(CHROMIUM))
     assert pdf.name == "02_rnncell_loops.pdf"
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
-    assert pages == slides, (pages, slides)
+    assert pages == print_pages >= slides > 5, (pages, print_pages, slides)  # a tall slide may take two pages

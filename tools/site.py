@@ -393,7 +393,9 @@ def slides_pdf(decks: list[pathlib.Path], out: pathlib.Path, chromium: pathlib.P
                 target = target.with_name(target.name.replace(".slides.html", ".pdf"))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 page.goto(deck.as_uri() + "?print-pdf")
-                page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
+                page.wait_for_function(
+                    "window.Reveal && Reveal.isReady() && Reveal.getTotalSlides() > 0", timeout=60_000
+                )
                 page.wait_for_timeout(300)  # MathJax typesets the slides
                 page.pdf(path=str(target), width="1100px", height="760px", print_background=True)
                 written.append(target)
