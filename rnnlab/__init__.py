@@ -14,7 +14,8 @@ tasks never import each other (``tests/test_layout.py`` enforces both):
 layer  modules                     what
 =====  ==========================  ===========================================================
 0      ``validation``, ``cells``,  the drop-in ``torch.nn`` core: cells, layers, their input
-       ``layers``, ``testing``     checks, and the parity checks that prove them (torch only)
+       ``layers``, ``testing``,    checks, and the parity checks that prove them (torch only);
+       ``interop``, ``minimal``    torch's tools on these modules; minGRU / minLSTM (a scan)
 1      ``vocab``, ``loop``         what every task shares: characters as tensors; seeds,
                                    device, one update, histories, the trainer interface
 2      ``labelling``, ``lm``,      one file per task (hello → ohlol, the character language
@@ -33,7 +34,20 @@ they still resolve every name, with a ``DeprecationWarning`` naming the new modu
 from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.loop import get_device, set_seed
+from rnnlab.minimal import MinGRU, MinLSTM
 
 __version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "get_device", "set_seed", "__version__"]
+__all__ = [
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "MinGRU",
+    "MinLSTM",
+    "get_device",
+    "set_seed",
+    "__version__",
+]

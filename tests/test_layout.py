@@ -21,6 +21,7 @@ LAYERS = {
     "rnnlab.interop": 0,
     "rnnlab.cells": 0,
     "rnnlab.layers": 0,
+    "rnnlab.minimal": 0,
     "rnnlab.testing": 0,
     "rnnlab.vocab": 1,
     "rnnlab.loop": 1,

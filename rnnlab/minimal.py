@@ -1,0 +1,178 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): recurrences computed for all steps at once.
+
+When the gates read only the input ``x_t`` (never ``h_{t-1}``), the update is linear in the state:
+
+    h_t = a_t ⊙ h_{t-1} + b_t
+
+    minGRU:  z = σ(W_z x_t + b_z),  h̃ = g(W_h x_t + b_h),   a_t = 1 - z,   b_t = z ⊙ h̃
+    minLSTM: f, i = σ(W_f x_t + b_f), σ(W_i x_t + b_i),  h̃ = g(W_h x_t + b_h),
+             a_t = f / (f + i),   b_t = i / (f + i) ⊙ h̃
+
+with ``g(v) = v + 0.5`` for ``v ≥ 0`` and ``σ(v)`` below (positive, as the log-space scan needs). Unrolled,
+``h_t = A_t h_0 + Σ_{τ ≤ t} (A_t / A_τ) b_τ`` with ``A_t = a_1 ⋯ a_t``: every step at once, as a scan.
+:func:`linear_scan` computes it in log space (Heinsen 2023): ``log A_t`` is a cumulative sum of ``log a``,
+and the sum over τ a ``logcumsumexp`` of ``log b_τ - log A_τ``, so nothing multiplies a hundred numbers
+below 1 (which underflows to 0) or divides by their product (which overflows). The scan runs in chunks of
+:data:`CHUNK` steps, carrying the state between them: within a chunk ``log A`` stays small enough that adding it
+back loses no precision in float32.
+
+``parallel=False`` runs the same update step by step, the loop that generation uses one step at a time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.validation import check_layer_args, check_layer_input, check_layer_states
+
+__all__ = ["MinGRU", "MinLSTM", "linear_scan", "linear_loop", "g", "log_g", "CHUNK"]
+
+CHUNK = 256  # steps per scan chunk (see the module docstring)
+
+
+def g(v: Tensor) -> Tensor:
+    """The positive candidate activation: ``v + 0.5`` for ``v ≥ 0``, ``σ(v)`` below (continuous at 0)."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: Tensor) -> Tensor:
+    """``log g(v)``, computed without forming ``g`` (``-softplus(-v)`` = ``log σ(v)`` below 0)."""
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+def linear_loop(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """``h_t = a_t ⊙ h_{t-1} + b_t`` step by step. ``log_a``, ``log_b`` ``(T, B, H)``; ``h0`` ``(B, H)``.
+    Returns every ``h_t``, ``(T, B, H)``."""
+    a, b, h, out = log_a.exp(), log_b.exp(), h0, []
+    for t in range(log_a.shape[0]):
+        h = torch.addcmul(b[t], a[t], h)  # a_t * h + b_t
+        out.append(h)
+    return torch.stack(out)
+
+
+def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int = CHUNK) -> Tensor:
+    """:func:`linear_loop`'s result, every step of a chunk at once, in log space.
+
+    Within a chunk: ``h_t = A_t h_0 + exp(log A_t + logcumsumexp_τ(log b_τ - log A_τ))`` with
+    ``log A_t = Σ_{τ ≤ t} log a_τ``. ``h_0`` enters through ``A_t`` alone, so it may have any sign.
+    """
+    out = []
+    for start in range(0, log_a.shape[0], chunk):
+        la, lb = log_a[start : start + chunk], log_b[start : start + chunk]  # (C, B, H)
+        log_A = torch.cumsum(la, 0)  # (C, B, H)
+        h = torch.exp(log_A + torch.logcumsumexp(lb - log_A, 0)) + torch.exp(log_A) * h0  # (C, B, H)
+        out.append(h)
+        h0 = h[-1]
+    return torch.cat(out)
+
+
+class _MinBase(nn.Module):
+    """Parameters (one stacked input weight per layer, gate blocks in :attr:`_blocks` order), checks, layers."""
+
+    _blocks: tuple[str, ...]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_layer_args(input_size, hidden_size, num_layers, bias, batch_first, 0.0, 0)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bias, batch_first
+        kw = {"device": device, "dtype": dtype}
+        rows = len(self._blocks) * hidden_size
+        for k in range(num_layers):
+            width = input_size if k == 0 else hidden_size
+            setattr(self, f"weight_ih_l{k}", nn.Parameter(torch.empty(rows, width, **kw)))
+            if bias:
+                setattr(self, f"bias_ih_l{k}", nn.Parameter(torch.empty(rows, **kw)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``U(-1/sqrt(H), 1/sqrt(H))`` for every parameter, as torch.nn's recurrent layers."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        return s
+
+    def _coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        """``(log a, log b)`` ``(T, B, H)`` from the input projection ``(T, B, blocks·H)``."""
+        raise NotImplementedError
+
+    def forward(self, input: Tensor, h_0: Tensor | None = None, parallel: bool = True) -> tuple[Tensor, Tensor]:
+        """``input`` ``(T, B, I)`` (``(B, T, I)`` if batch_first); ``h_0`` ``(L, B, H)``, zeros if omitted.
+
+        Returns ``(output, h_n)``: the last layer at every step ``(T, B, H)`` and every layer's last state
+        ``(L, B, H)``. ``parallel=False``: the step-by-step loop (same numbers).
+        """
+        name = type(self).__name__
+        if input.dim() != 3:
+            raise ValueError(f"{name}: Expected input to be 3D, got {input.dim()}D tensor of shape {list(input.shape)}")
+        x = input.transpose(0, 1) if self.batch_first else input  # (T, B, I)
+        check_layer_input(x, self.input_size, self.weight_ih_l0)
+        if x.shape[0] == 0:
+            raise RuntimeError(f"{name}: Expected sequence length to be larger than 0")
+        L, B, H = self.num_layers, x.shape[1], self.hidden_size
+        if h_0 is None:
+            h_0 = x.new_zeros(L, B, H)
+        else:
+            check_layer_states((h_0,), [(L, B, H)], ("hx",), ("hidden_size",), True, self.weight_ih_l0)
+        run = linear_scan if parallel else linear_loop
+        finals = []
+        for k in range(L):
+            projected = F.linear(x, getattr(self, f"weight_ih_l{k}"), getattr(self, f"bias_ih_l{k}", None))
+            log_a, log_b = self._coefficients(projected)  # (T, B, H) each
+            x = run(log_a, log_b, h_0[k])  # (T, B, H): this layer's output, the next one's input
+            finals.append(x[-1])
+        output = x.transpose(0, 1) if self.batch_first else x
+        return output, torch.stack(finals)
+
+
+class MinGRU(_MinBase):
+    """minGRU: ``h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ g(h̃_t)``, ``z_t = σ(W_z x_t + b_z)``, ``h̃_t = W_h x_t + b_h``.
+
+    The gates read only ``x_t``, so all steps are computed at once (:func:`linear_scan`). Parameters per layer
+    ``k``: ``weight_ih_l{k}`` ``(2H, I)`` stacking the z and h̃ rows, and ``bias_ih_l{k}`` ``(2H,)``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers``, ``bias``, ``batch_first`` as :class:`torch.nn.GRU`.
+    """
+
+    _blocks = ("z", "h")
+
+    def _coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = projected.chunk(2, -1)  # (T, B, H) each: the z gate's and the candidate's pre-activations
+        return -F.softplus(k), -F.softplus(-k) + log_g(v)  # log(1 - z), log z + log g(h̃)
+
+
+class MinLSTM(_MinBase):
+    """minLSTM: ``h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ g(h̃_t)`` with ``f' = f / (f + i)``, ``i' = i / (f + i)``,
+    ``f, i = σ(W_f x_t + b_f), σ(W_i x_t + b_i)``: the forget and input gates normalised to sum to 1.
+
+    Parameters per layer: ``weight_ih_l{k}`` ``(3H, I)`` stacking the f, i and h̃ rows, ``bias_ih_l{k}`` ``(3H,)``.
+    """
+
+    _blocks = ("f", "i", "h")
+
+    def _coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        kf, ki, v = projected.chunk(3, -1)
+        diff = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
+        return -F.softplus(diff), -F.softplus(-diff) + log_g(v)  # log f', log i' + log g(h̃)

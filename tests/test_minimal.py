@@ -1,0 +1,108 @@
+"""minGRU and minLSTM: the log-space scan equals the step-by-step loop (values and every gradient), the
+chunks and h_0 carry exactly, and bad input is refused as the other layers refuse it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab.minimal import MinGRU, MinLSTM, g, linear_loop, linear_scan, log_g
+
+CLASSES = [MinGRU, MinLSTM]
+
+
+def _grads(module, x, h0, parallel):
+    out, h_n = module(x, h0, parallel=parallel)
+    w = torch.randn_like(out, generator=torch.Generator().manual_seed(9))
+    loss = (out * w).sum() + h_n.square().sum()
+    return [out, h_n, *torch.autograd.grad(loss, [x, h0, *module.parameters()])]
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_scan_equals_loop_in_float64_values_and_gradients(cls, layers):
+    torch.manual_seed(0)
+    m = cls(5, 7, layers).double()
+    x = torch.randn(40, 3, 5, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(layers, 3, 7, dtype=torch.float64, requires_grad=True)  # any sign
+    scan, loop = _grads(m, x, h0, True), _grads(m, x, h0, False)
+    for a, b in zip(scan, loop):
+        assert (a - b).abs().max().item() < 1e-10
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_scan_equals_loop_in_float32_at_2048_steps(cls):
+    torch.manual_seed(1)
+    m = cls(8, 16)
+    x = torch.randn(2048, 2, 8)
+    scan, _ = m(x)
+    loop, _ = m(x, parallel=False)
+    assert (scan - loop).abs().max().item() < 1e-4
+
+
+def test_cumulative_products_underflow_where_the_log_space_scan_does_not():
+    """The naive scan: h_t = A_t (h_0 + Σ b_τ / A_τ) with A = cumprod(a). At 2048 steps A reaches 0 in float32 and
+    b / A overflows; the log-space scan agrees with the loop."""
+    torch.manual_seed(2)
+    log_a = torch.log(torch.rand(2048, 1, 4) * 0.5 + 0.25)  # a in (0.25, 0.75)
+    log_b = torch.randn(2048, 1, 4) * 0.1
+    h0 = torch.zeros(1, 4)
+    A = torch.cumprod(log_a.exp(), 0)
+    naive = A * (h0 + torch.cumsum(log_b.exp() / A, 0))
+    assert A[-1].max() == 0 and not torch.isfinite(naive).all()
+    torch.testing.assert_close(linear_scan(log_a, log_b, h0), linear_loop(log_a, log_b, h0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_h0_carried_across_chunks_equals_one_pass(cls):
+    torch.manual_seed(3)
+    m = cls(4, 6, 2).double()
+    x = torch.randn(90, 2, 4, dtype=torch.float64)
+    whole, h_whole = m(x)
+    first, h = m(x[:50])
+    second, h2 = m(x[50:], h)
+    assert (torch.cat([first, second]) - whole).abs().max() < 1e-12 and (h2 - h_whole).abs().max() < 1e-12
+
+
+def test_chunk_size_does_not_change_the_result():
+    torch.manual_seed(4)
+    la, lb = -torch.rand(600, 2, 3, dtype=torch.float64), torch.randn(600, 2, 3, dtype=torch.float64)
+    h0 = torch.randn(2, 3, dtype=torch.float64)
+    ref = linear_loop(la, lb, h0)
+    for chunk in (1, 7, 256, 1000):
+        assert (linear_scan(la, lb, h0, chunk) - ref).abs().max() < 1e-10
+
+
+def test_g_is_positive_continuous_and_log_g_is_its_log():
+    v = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    assert (g(v) > 0).all() and abs(g(torch.tensor(0.0)) - 0.5) < 1e-12
+    torch.testing.assert_close(log_g(v), torch.log(g(v)))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_parameters_batch_first_and_errors(cls):
+    m = cls(3, 4, 2, batch_first=True)
+    blocks = 2 if cls is MinGRU else 3
+    assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [
+        ("weight_ih_l0", (blocks * 4, 3)),
+        ("bias_ih_l0", (blocks * 4,)),
+        ("weight_ih_l1", (blocks * 4, 4)),
+        ("bias_ih_l1", (blocks * 4,)),
+    ]
+    x = torch.randn(2, 5, 3)
+    out, h_n = m(x)
+    assert out.shape == (2, 5, 4) and h_n.shape == (2, 2, 4)
+    time_major = cls(3, 4, 2)
+    time_major.load_state_dict(m.state_dict())
+    out_t, h_t = time_major(x.transpose(0, 1))
+    assert torch.equal(out_t.transpose(0, 1), out) and torch.equal(h_t, h_n)
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 5"):
+        m(torch.randn(2, 5, 5))
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(2, 2, 4\), got \[2, 3, 4\]"):
+        m(x, torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="Expected input to be 3D"):
+        m(torch.randn(5, 3))
+    with pytest.raises(ValueError, match="RNN input dtype"):
+        m(x.double())
+    with pytest.raises(TypeError, match="hidden_size should be of type int"):
+        cls(3, True)
