@@ -17,6 +17,10 @@ below 1 (which underflows to 0) or divides by their product (which overflows). T
 back loses no precision in float32.
 
 ``parallel=False`` runs the same update step by step, the loop that generation uses one step at a time.
+
+Causal linear attention (Katharopoulos et al. 2020) is the same kind of recurrence with a matrix state,
+``S_t = S_{t-1} + φ(k_t) v_tᵀ``: :func:`linear_attention_recurrent` runs it as an RNN whose state does not grow
+with the sequence, :func:`linear_attention_parallel` as masked attention over all steps at once.
 """
 
 from __future__ import annotations
@@ -29,7 +33,18 @@ from torch import Tensor, nn
 
 from rnnlab.validation import check_layer_args, check_layer_input, check_layer_states
 
-__all__ = ["MinGRU", "MinLSTM", "linear_scan", "linear_loop", "g", "log_g", "CHUNK"]
+__all__ = [
+    "MinGRU",
+    "MinLSTM",
+    "linear_scan",
+    "linear_loop",
+    "g",
+    "log_g",
+    "CHUNK",
+    "feature_map",
+    "linear_attention_parallel",
+    "linear_attention_recurrent",
+]
 
 CHUNK = 256  # steps per scan chunk (see the module docstring)
 
@@ -176,3 +191,41 @@ class MinLSTM(_MinBase):
         kf, ki, v = projected.chunk(3, -1)
         diff = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
         return -F.softplus(diff), -F.softplus(-diff) + log_g(v)  # log f', log i' + log g(h̃)
+
+
+# -- causal linear attention (Katharopoulos et al. 2020): the same recurrence with a matrix state -------------
+def feature_map(x: Tensor) -> Tensor:
+    """``φ(x) = elu(x) + 1``: positive features, so every attention weight ``φ(q)ᵀφ(k)`` is positive."""
+    return F.elu(x) + 1
+
+
+def linear_attention_parallel(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Causal linear attention, every step at once: ``out_t = Σ_{s≤t} (φ(q_t)·φ(k_s)) v_s / Σ_{s≤t} φ(q_t)·φ(k_s)``.
+
+    ``q``, ``k`` ``(T, B, d)``, ``v`` ``(T, B, e)`` → ``(T, B, e)``. Like softmax attention with ``exp(q·k)``
+    replaced by ``φ(q)·φ(k)``; the ``(T, T)`` weights are formed and masked to ``s ≤ t``.
+    """
+    fq, fk = feature_map(q), feature_map(k)
+    scores = torch.einsum("tbd,sbd->bts", fq, fk)  # (B, T, T)
+    T = q.shape[0]
+    scores = scores * torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # causal: s <= t
+    out = torch.einsum("bts,sbe->tbe", scores, v)  # (T, B, e)
+    return out / scores.sum(-1).T.unsqueeze(-1)  # divided by Σ_s weights, (T, B, 1)
+
+
+def linear_attention_recurrent(
+    q: Tensor, k: Tensor, v: Tensor, state: tuple[Tensor, Tensor] | None = None
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """The same, step by step, as an RNN: ``S_t = S_{t-1} + φ(k_t) v_tᵀ``, ``z_t = z_{t-1} + φ(k_t)``,
+    ``out_t = φ(q_t)ᵀ S_t / φ(q_t)ᵀ z_t``. The state ``(S, z)``, ``(B, d, e)`` and ``(B, d)``, has the same size
+    however long the sequence: what makes it a recurrence. Returns ``(out (T, B, e), (S, z))``."""
+    fq, fk = feature_map(q), feature_map(k)
+    B, d, e = q.shape[1], q.shape[2], v.shape[2]
+    S, z = state if state is not None else (q.new_zeros(B, d, e), q.new_zeros(B, d))
+    outs = []
+    for t in range(q.shape[0]):
+        S = S + fk[t].unsqueeze(-1) * v[t].unsqueeze(1)  # (B, d, e): + φ(k_t) v_tᵀ
+        z = z + fk[t]  # (B, d)
+        num = torch.einsum("bd,bde->be", fq[t], S)
+        outs.append(num / (fq[t] * z).sum(-1, keepdim=True))
+    return torch.stack(outs), (S, z)

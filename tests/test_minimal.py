@@ -106,3 +106,37 @@ def test_parameters_batch_first_and_errors(cls):
         m(x.double())
     with pytest.raises(TypeError, match="hidden_size should be of type int"):
         cls(3, True)
+
+
+def _qkv(T, seed=5):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(T, 2, n, generator=gen, dtype=torch.float64, requires_grad=True) for n in (4, 4, 3)]
+
+
+def test_the_two_forms_of_linear_attention_are_equal_values_and_gradients():
+    from rnnlab.minimal import linear_attention_parallel, linear_attention_recurrent
+
+    q, k, v = _qkv(30)
+    par = linear_attention_parallel(q, k, v)
+    rec, _ = linear_attention_recurrent(q, k, v)
+    assert (par - rec).abs().max() < 1e-10
+    w = torch.randn_like(par)
+    g_par = torch.autograd.grad((par * w).sum(), [q, k, v])
+    g_rec = torch.autograd.grad((rec * w).sum(), [q, k, v])
+    for a, b in zip(g_par, g_rec):
+        assert (a - b).abs().max() < 1e-10
+
+
+def test_linear_attention_state_does_not_grow_and_carries_across_chunks():
+    from rnnlab.minimal import linear_attention_parallel, linear_attention_recurrent
+
+    sizes = []
+    for T in (8, 64, 512):
+        q, k, v = (t.detach() for t in _qkv(T))
+        _, (S, z) = linear_attention_recurrent(q, k, v)
+        sizes.append((tuple(S.shape), tuple(z.shape)))
+    assert sizes[0] == sizes[1] == sizes[2] == ((2, 4, 3), (2, 4))  # the same at 8 and 512 steps
+    q, k, v = (t.detach() for t in _qkv(50))
+    first, state = linear_attention_recurrent(q[:20], k[:20], v[:20])
+    second, _ = linear_attention_recurrent(q[20:], k[20:], v[20:], state)
+    assert (torch.cat([first, second]) - linear_attention_parallel(q, k, v)).abs().max() < 1e-10
