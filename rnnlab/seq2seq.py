@@ -402,7 +402,7 @@ def beam_search(
 def _beam_one(model: Seq2Seq, state, k: int, max_len: int, alpha: float) -> tuple[list[int], float, int]:
     """Beam search for one source (``state`` of batch 1). Returns ``(indices, total log-probability, steps
     scored)``: the characters and ``END``, or the ``max_len`` characters of an output that never ended."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     beams: list[tuple[list[int], float]] = [([], 0.0)]  # (characters so far, log-probability)
     finished: list[tuple[float, list[int], float]] = []  # (normalised score, characters, log-probability)
     for t in range(max_len + 1):

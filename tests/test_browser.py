@@ -245,6 +245,16 @@ def test_shape_explorer_responds_in_jupyterlab(jupyterlab):
     assert (ARTIFACTS / "shape_explorer_1100px.png").stat().st_size > 10_000
 
 
+def _site_tools():
+    """tools/site.py, loaded from its file (tools/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_slides_fit_the_screen(tmp_path):
     """Every slide of every deck fits reveal.js's 1100 x 760 canvas (15 % slack), unless it holds a
     single cell that is taller on its own (then it scrolls); speaker notes are present."""
@@ -253,9 +263,7 @@ def test_slides_fit_the_screen(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if importlib.util.find_spec("sphinx_revealjs") is None:
         pytest.skip("slide assets not installed")
-    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
-    site_tools = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(site_tools)
+    site_tools = _site_tools()
     decks = site_tools.build("slides", tmp_path)
     too_tall, clipped = [], []  # clipped: a code or output line running off the slide's right edge
     with sync_api.sync_playwright() as p:
@@ -289,9 +297,7 @@ def test_site_language_switch_lands_on_the_same_section(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if importlib.util.find_spec("sphinx_book_theme") is None:
         pytest.skip("site packages not installed")
-    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
-    site_tools = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(site_tools)
+    site_tools = _site_tools()
     site_tools.build("site", tmp_path)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -319,9 +325,7 @@ def test_a_deck_prints_to_pdf_one_slide_a_page_without_the_language_link(tmp_pat
     sync_api = pytest.importorskip("playwright.sync_api")
     if importlib.util.find_spec("sphinx_revealjs") is None:
         pytest.skip("slide assets not installed")
-    spec = importlib.util.spec_from_file_location("site_tools", ROOT / "tools" / "site.py")
-    site_tools = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(site_tools)
+    site_tools = _site_tools()
     decks = site_tools.build("slides", tmp_path / "slides")
     deck = decks[1]  # 02, English
     with sync_api.sync_playwright() as p:

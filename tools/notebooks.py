@@ -27,7 +27,8 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?", re.M | re.S)
-STUB = '{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError("Your turn: replace this line with your code")\n'
+STUB_MESSAGE = "Your turn: replace this line with your code"  # translated with the checks' messages
+STUB = '{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError("' + STUB_MESSAGE + '")\n'
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -94,8 +95,7 @@ def stub(lang: str | None = None) -> str:
         return STUB
     from rnnlab.checks._i18n import catalogue
 
-    english = "Your turn: replace this line with your code"
-    return STUB.replace(english, catalogue(lang).get(english, english))
+    return STUB.replace(STUB_MESSAGE, catalogue(lang).get(STUB_MESSAGE, STUB_MESSAGE))
 
 
 def student_copy(nb: nbformat.NotebookNode, lang: str | None = None) -> nbformat.NotebookNode:

@@ -104,10 +104,19 @@ def model_options(tr: argparse.ArgumentParser, hidden_size: int, embedding_dim: 
         tr.add_argument("--num-layers", type=layers, default=1, help=f"1 to {MAX_LAYERS}")
 
 
-def run_options(tr: argparse.ArgumentParser, config) -> None:
-    """Optimiser, seed and output options, with defaults from a training config class."""
+_FROM_CONFIG = object()
+
+
+def run_options(tr: argparse.ArgumentParser, config, lr=_FROM_CONFIG, lr_help: str = "") -> None:
+    """Optimiser, seed and output options, with defaults from a training config class (``lr``: another
+    default for ``--lr``, e.g. None when the subcommand chooses it later)."""
     tr.add_argument("--batch-size", type=batch_size, default=config.batch_size, help=f"1 to {MAX_BATCH}")
-    tr.add_argument("--lr", type=learning_rate, default=config.lr, help=f"learning rate, at most {MAX_LR:g}")
+    tr.add_argument(
+        "--lr",
+        type=learning_rate,
+        default=config.lr if lr is _FROM_CONFIG else lr,
+        help=f"learning rate, at most {MAX_LR:g}" + (f" ({lr_help})" if lr_help else ""),
+    )
     tr.add_argument("--clip", type=positive_float, default=config.clip, help="max gradient norm")
     seed_option(tr, 0)
     save_option(tr)
@@ -206,7 +215,7 @@ def write_outputs(
             "settings": settings,
             **extra,
             **({} if baselines is None else {"baselines": baselines}),
-            **({} if evaluation is None else {"evaluation": evaluation}),
+            **({"evaluation": evaluation} if evaluation else {}),
             **({} if stopped is None else {"stopped": {"reason": stopped.reason, stopped.unit: stopped.count}}),
             "history": history,
         }

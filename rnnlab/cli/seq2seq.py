@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from rnnlab.cli.common import (
-    MAX_LR,
     check_outputs,
     config_from,
     ignored,
@@ -83,14 +82,13 @@ def register(sub) -> None:
         help="after training, compare beam search of width K with greedy decoding on the held-out pairs "
         "(exact match, mean log-probability; printed and stored in the history)",
     )
-    run_options(tr, Seq2SeqConfig)
-    for action in tr._actions:  # --lr: its default depends on --attention (below)
-        if action.dest == "lr":
-            action.default = None
-            action.help = (
-                f"learning rate, at most {MAX_LR:g} (default {Seq2SeqConfig.lr:g}; with --attention "
-                f"{ATTENTION_LR:g}: at {Seq2SeqConfig.lr:g} attention training is unstable)"
-            )
+    run_options(  # --lr: its default depends on --attention (in _seq2seq_train)
+        tr,
+        Seq2SeqConfig,
+        lr=None,
+        lr_help=f"default {Seq2SeqConfig.lr:g}; with --attention {ATTENTION_LR:g}: at {Seq2SeqConfig.lr:g} "
+        "attention training is unstable",
+    )
     tr.set_defaults(handler=_seq2seq_train, parser=tr)
     run = s2s_sub.add_parser("run", help="decode inputs with a trained model (greedy)")
     run.add_argument("--checkpoint", required=True, metavar="PATH")
