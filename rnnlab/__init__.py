@@ -34,7 +34,7 @@ they still resolve every name, with a ``DeprecationWarning`` naming the new modu
 from rnnlab.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.loop import get_device, set_seed
-from rnnlab.minimal import MinGRU, MinLSTM
+from rnnlab.minimal import MinGRU, MinLSTM, SelectiveSSM
 
 __version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)
 
@@ -47,6 +47,7 @@ __all__ = [
     "GRUCell",
     "MinGRU",
     "MinLSTM",
+    "SelectiveSSM",
     "get_device",
     "set_seed",
     "__version__",

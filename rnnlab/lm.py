@@ -12,6 +12,7 @@ chunk with starts the next, *detached*: values flow on, gradients stop at the ch
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from rnnlab.loop import (
     sequence_loss,
     stopping,
 )
+from rnnlab.minimal import MinGRU, MinLSTM
 from rnnlab.validation import IMPLS, one_of, positive_ints, positive_number
 from rnnlab.vocab import CharVocab
 
@@ -159,7 +161,9 @@ class CharLM(nn.Module):
 
     Args:
         vocab_size: characters ``V``.
-        kind: ``'lstm'``, ``'gru'`` or ``'rnn'``.
+        kind: ``'lstm'``, ``'gru'`` or ``'rnn'``; or ``'mingru'`` / ``'minlstm'`` (notebook 13: gates that
+            read only the input, every step of a chunk computed at once by a scan; ``impl='rnnlab'`` only,
+            as torch.nn has no such layer, and no dropout between their layers).
         embedding_dim, hidden_size, num_layers, dropout: sizes ``E``, ``H``, ``L`` and the
             dropout between layers (and before the head).
         nonlinearity: ``'tanh'`` or ``'relu'``, for ``kind='rnn'`` only.
@@ -170,7 +174,8 @@ class CharLM(nn.Module):
     Outputs: ``(logits, state)``: ``(T, B, V)`` and the final state.
     """
 
-    KINDS = ("lstm", "gru", "rnn")
+    KINDS = ("lstm", "gru", "rnn", "mingru", "minlstm")
+    PARALLEL_KINDS = ("mingru", "minlstm")
 
     def __init__(
         self,
@@ -200,18 +205,26 @@ class CharLM(nn.Module):
         }
         self.impl = impl
         classes = {
-            "rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN},
+            "rnnlab": {"lstm": LSTM, "gru": GRU, "rnn": RNN, "mingru": MinGRU, "minlstm": MinLSTM},
             "torch": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN},
         }[impl]
+        if kind not in classes:
+            raise ValueError(f"kind={kind!r} exists in rnnlab only (torch.nn has no such layer); use impl='rnnlab'")
+        parallel = kind in self.PARALLEL_KINDS
+        if parallel and dropout and num_layers > 1:
+            raise ValueError(f"kind={kind!r} has no dropout between layers; got dropout={dropout}")
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         if kind != "rnn" and nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to kind='rnn' only, got kind={kind!r}")
         extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
         if extra and nonlinearity != "tanh":
             self.spec["nonlinearity"] = nonlinearity
-        self.rnn = classes[kind](
-            embedding_dim, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0, **extra
-        )
+        if parallel:
+            self.rnn = classes[kind](embedding_dim, hidden_size, num_layers)
+        else:
+            self.rnn = classes[kind](
+                embedding_dim, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0, **extra
+            )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 
@@ -325,10 +338,12 @@ class LMConfig:
 @dataclass
 class LMHistory(Record):
     """What :func:`train_lm` measured: at each evaluation, the step, the characters seen, the
-    mean training loss since the previous evaluation and the validation loss (bits/char)."""
+    training seconds so far (optimizer steps only: evaluations are not counted), the mean training
+    loss since the previous evaluation and the validation loss (bits/char)."""
 
     step: list[int] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
     train_bpc: list[float] = field(default_factory=list)
     val_bpc: list[float] = field(default_factory=list)
 
@@ -363,6 +378,7 @@ def train_lm(
     bar = tqdm(total=total_steps, disable=not cfg.progress, desc="train", unit="step", leave=False, mininterval=1.0)
     step = chars = 0
     since, since_chars = 0.0, 0
+    seconds, started = 0.0, time.perf_counter()
     model.train()
     with stopping(history, "step", model) as where:
         while step < total_steps:
@@ -374,6 +390,10 @@ def train_lm(
                 since, since_chars = since + loss * y.numel(), since_chars + y.numel()
                 bar.update(1)
                 if step % eval_every == 0 or step == total_steps:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    seconds += time.perf_counter() - started
+                    history.seconds.append(round(seconds, 3))
                     history.step.append(step)
                     history.chars.append(chars)
                     history.train_bpc.append(since / since_chars / LN2)
@@ -383,6 +403,7 @@ def train_lm(
                     bar.set_postfix(val_bpc=f"{history.val_bpc[-1]:.3f}", refresh=False)
                     if on_eval is not None:
                         on_eval(step, history)
+                    started = time.perf_counter()
                 if step >= total_steps:
                     break
     bar.close()

@@ -18,6 +18,11 @@ back loses no precision in float32.
 
 ``parallel=False`` runs the same update step by step, the loop that generation uses one step at a time.
 
+A selective state space (:class:`SelectiveSSM`, the core of Mamba: Gu and Dao 2023) is the same recurrence with
+a state per channel and per state dimension, ``h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t x_t``, where the step
+``Δ_t`` and the projections ``B_t``, ``C_t`` are computed from ``x_t``. Its ``b_t`` may be negative, so
+:func:`signed_scan` runs the log-space scan on the positive and the negative parts and subtracts.
+
 Causal linear attention (Katharopoulos et al. 2020) is the same kind of recurrence with a matrix state,
 ``S_t = S_{t-1} + φ(k_t) v_tᵀ``: :func:`linear_attention_recurrent` runs it as an RNN whose state does not grow
 with the sequence, :func:`linear_attention_parallel` as masked attention over all steps at once.
@@ -31,13 +36,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.validation import check_layer_args, check_layer_input, check_layer_states
+from rnnlab.validation import check_device, check_dtype, check_layer_args, check_layer_input, check_layer_states
 
 __all__ = [
     "MinGRU",
     "MinLSTM",
     "linear_scan",
     "linear_loop",
+    "signed_scan",
+    "signed_loop",
+    "SelectiveSSM",
     "g",
     "log_g",
     "CHUNK",
@@ -62,11 +70,32 @@ def log_g(v: Tensor) -> Tensor:
 def linear_loop(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
     """``h_t = a_t ⊙ h_{t-1} + b_t`` step by step. ``log_a``, ``log_b`` ``(T, B, H)``; ``h0`` ``(B, H)``.
     Returns every ``h_t``, ``(T, B, H)``."""
-    a, b, h, out = log_a.exp(), log_b.exp(), h0, []
-    for t in range(log_a.shape[0]):
-        h = torch.addcmul(b[t], a[t], h)  # a_t * h + b_t
+    return signed_loop(log_a, log_b.exp(), h0)
+
+
+def signed_loop(log_a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """``h_t = a_t ⊙ h_{t-1} + b_t`` step by step for ``b`` of any sign (``b`` itself, not its log)."""
+    h, out = h0, []
+    for a_t, b_t in zip(log_a.exp().unbind(0), b.unbind(0)):  # unbind: a cheap backward (stack)
+        h = torch.addcmul(b_t, a_t, h)  # (B, H): a_t * h + b_t
         out.append(h)
     return torch.stack(out)
+
+
+def signed_scan(log_a: Tensor, b: Tensor, h0: Tensor, chunk: int = CHUNK) -> Tensor:
+    """:func:`signed_loop`'s result by the log-space scan: the recurrence is linear in ``b``, so the scan of
+    ``b⁺ + s`` less the scan of ``b⁻ + s``, each in log space (``h_0`` enters the first), where
+    ``b⁺ = max(b, 0)``, ``b⁻ = max(-b, 0)``.
+
+    The offset ``s = sqrt(tiny)`` (1e-19 in float32) keeps every log finite where a part is 0, which ``log 0``
+    would not (its backward gives ``0·∞ = nan``); it cancels, changing values by at most ``T·s``. At ``b = 0``
+    the gradient goes through ``b⁺`` (it is 1, as the loop's).
+    """
+    offset = math.sqrt(torch.finfo(b.dtype).tiny)
+    positive = b >= 0
+    pos = torch.where(positive, b, 0.0) + offset  # b⁺ + s
+    neg = torch.where(positive, 0.0, -b) + offset  # b⁻ + s
+    return linear_scan(log_a, pos.log(), h0, chunk) - linear_scan(log_a, neg.log(), torch.zeros_like(h0), chunk)
 
 
 def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int = CHUNK) -> Tensor:
@@ -191,6 +220,94 @@ class MinLSTM(_MinBase):
         kf, ki, v = projected.chunk(3, -1)
         diff = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
         return -F.softplus(diff), -F.softplus(-diff) + log_g(v)  # log f', log i' + log g(h̃)
+
+
+# -- a selective state space (Gu and Dao 2023, Mamba's S6 core) ----------------------------------------------
+class SelectiveSSM(nn.Module):
+    """A minimal selective state-space layer: diagonal ``A``, and a step ``Δ_t`` and projections ``B_t``, ``C_t``
+    that depend on the input (which is what "selective" means: the layer chooses, per step, what to keep).
+
+    For each channel ``d`` of ``x_t`` ``(D,)`` and state dimension ``n < N``:
+
+        Δ_t = softplus(W_Δ x_t + b_Δ)   (D,)        B_t = W_B x_t,  C_t = W_C x_t   (N,)
+        h_t[d, n] = exp(Δ_t[d] A[d, n]) h_{t-1}[d, n] + Δ_t[d] B_t[n] x_t[d]
+        y_t[d] = Σ_n C_t[n] h_t[d, n] + D[d] x_t[d]
+
+    ``A = -exp(A_log)`` is negative, so ``a_t = exp(Δ_t A) ∈ (0, 1)`` (``Ā``, the zero-order-hold
+    discretisation; ``B̄ = Δ B`` its first-order form, as in Mamba). Initialised as Mamba: ``A[d, n] = -(n + 1)``
+    (S4D-real), ``D = 1``, and ``b_Δ`` so that ``Δ`` starts log-uniform in ``[0.001, 0.1]``.
+
+    Parameters: ``A_log`` ``(D, N)``, ``D`` ``(D,)``, ``weight_dt`` ``(D, D)``, ``bias_dt`` ``(D,)``,
+    ``weight_B`` and ``weight_C`` ``(N, D)``. No convolution or output gate: the recurrence alone.
+
+    Inputs: ``input`` ``(T, B, D)`` (``(B, T, D)`` if batch_first), ``h_0`` ``(B, D, N)`` or None (zeros).
+    Outputs: ``(output, h_n)``: ``y`` at every step ``(T, B, D)`` and the last state ``(B, D, N)``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        batch_first: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_layer_args(d_model, d_state, 1, True, batch_first, 0.0, 0)
+        self.d_model, self.d_state, self.batch_first = d_model, d_state, batch_first
+        kw = {"device": device, "dtype": dtype}
+        self.A_log = nn.Parameter(torch.empty(d_model, d_state, **kw))
+        self.D = nn.Parameter(torch.empty(d_model, **kw))
+        self.weight_dt = nn.Parameter(torch.empty(d_model, d_model, **kw))
+        self.bias_dt = nn.Parameter(torch.empty(d_model, **kw))
+        self.weight_B = nn.Parameter(torch.empty(d_state, d_model, **kw))
+        self.weight_C = nn.Parameter(torch.empty(d_state, d_model, **kw))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Mamba's initialisation (see the class docstring); the three projections ``U(-1/sqrt(D), 1/sqrt(D))``."""
+        with torch.no_grad():
+            n = torch.arange(1, self.d_state + 1, dtype=self.A_log.dtype, device=self.A_log.device)
+            self.A_log.copy_(n.log().expand(self.d_model, -1))
+            self.D.fill_(1.0)
+            dt = torch.exp(torch.empty_like(self.bias_dt).uniform_(math.log(1e-3), math.log(1e-1)))
+            self.bias_dt.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹(dt)
+        bound = 1.0 / math.sqrt(self.d_model)
+        for w in (self.weight_dt, self.weight_B, self.weight_C):
+            nn.init.uniform_(w, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{self.d_model}, d_state={self.d_state}" + (", batch_first=True" if self.batch_first else "")
+
+    def forward(self, input: Tensor, h_0: Tensor | None = None, parallel: bool = True) -> tuple[Tensor, Tensor]:
+        """See the class docstring. ``parallel=False``: the step-by-step loop (same numbers)."""
+        if input.dim() != 3:
+            raise ValueError(
+                f"SelectiveSSM: Expected input to be 3D, got {input.dim()}D tensor of shape {list(input.shape)}"
+            )
+        x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
+        check_layer_input(x, self.d_model, self.weight_dt)
+        if x.shape[0] == 0:
+            raise RuntimeError("SelectiveSSM: Expected sequence length to be larger than 0")
+        T, B, D, N = *x.shape[:2], self.d_model, self.d_state
+        if h_0 is None:
+            h_0 = x.new_zeros(B, D, N)
+        elif tuple(h_0.shape) != (B, D, N):
+            raise RuntimeError(
+                f"SelectiveSSM: Expected h_0 of size {[B, D, N]} (batch, d_model, d_state), got {list(h_0.shape)}"
+            )
+        else:
+            check_dtype(h_0, self.weight_dt, "h_0")
+            check_device(h_0, self.weight_dt, "h_0")
+        dt = F.softplus(F.linear(x, self.weight_dt, self.bias_dt))  # (T, B, D)
+        Bt, Ct = F.linear(x, self.weight_B), F.linear(x, self.weight_C)  # (T, B, N) each
+        A = -torch.exp(self.A_log)  # (D, N), negative
+        log_a = dt.unsqueeze(-1) * A  # (T, B, D, N): log Ā = Δ A <= 0
+        b = (dt * x).unsqueeze(-1) * Bt.unsqueeze(2)  # (T, B, D, N): Δ B x, either sign
+        run = signed_scan if parallel else signed_loop
+        h = run(log_a.reshape(T, B, D * N), b.reshape(T, B, D * N), h_0.reshape(B, D * N)).view(T, B, D, N)
+        y = torch.einsum("tbdn,tbn->tbd", h, Ct) + self.D * x  # (T, B, D)
+        return (y.transpose(0, 1) if self.batch_first else y), h[-1]
 
 
 # -- causal linear attention (Katharopoulos et al. 2020): the same recurrence with a matrix state -------------

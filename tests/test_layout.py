@@ -29,6 +29,7 @@ LAYERS = {
     "rnnlab.lm": 2,
     "rnnlab.classify": 2,
     "rnnlab.seq2seq": 2,
+    "rnnlab.parity": 2,
     "rnnlab.checkpoint": 3,
     "rnnlab.cli": 3,
     "rnnlab.checks": 4,
@@ -38,7 +39,7 @@ LAYERS = {
     "rnnlab": 5,  # the package's own __init__ and __main__ re-export from below
     "rnnlab.__main__": 5,
 }
-TASKS = {"rnnlab.labelling", "rnnlab.lm", "rnnlab.classify", "rnnlab.seq2seq"}
+TASKS = {"rnnlab.labelling", "rnnlab.lm", "rnnlab.classify", "rnnlab.seq2seq", "rnnlab.parity"}
 OLD_PATHS = {"rnnlab.data", "rnnlab.models", "rnnlab.train"}  # re-export only, for learners' old copies
 SHIMS = OLD_PATHS | {"rnnlab._moved"}
 

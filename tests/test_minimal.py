@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab.minimal import MinGRU, MinLSTM, g, linear_loop, linear_scan, log_g
+from rnnlab.minimal import (
+    MinGRU,
+    MinLSTM,
+    SelectiveSSM,
+    g,
+    linear_loop,
+    linear_scan,
+    log_g,
+    signed_loop,
+    signed_scan,
+)
 
 CLASSES = [MinGRU, MinLSTM]
 
@@ -140,3 +150,83 @@ def test_linear_attention_state_does_not_grow_and_carries_across_chunks():
     first, state = linear_attention_recurrent(q[:20], k[:20], v[:20])
     second, _ = linear_attention_recurrent(q[20:], k[20:], v[20:], state)
     assert (torch.cat([first, second]) - linear_attention_parallel(q, k, v)).abs().max() < 1e-10
+
+
+# -- the selective state space -----------------------------------------------------------------------------
+def test_signed_scan_equals_the_loop_for_b_of_either_sign_and_zero():
+    torch.manual_seed(5)
+    la = -torch.rand(300, 2, 3, dtype=torch.float64) * 2
+    b = torch.randn(300, 2, 3, dtype=torch.float64)
+    b[::7] = 0.0  # exact zeros: no nan in values or gradients
+    b.requires_grad_(True)
+    h0 = torch.randn(2, 3, dtype=torch.float64)
+    scan, loop = signed_scan(la, b, h0, chunk=64), signed_loop(la, b, h0)
+    assert (scan - loop).abs().max() < 1e-10
+    (gs,) = torch.autograd.grad(scan.square().sum(), b)
+    (gl,) = torch.autograd.grad(loop.square().sum(), b)
+    assert torch.isfinite(gs).all() and (gs - gl).abs().max() < 1e-10
+
+
+def _ssm_grads(m, x, h0, parallel):
+    out, h_n = m(x, h0, parallel=parallel)
+    w = torch.randn_like(out, generator=torch.Generator().manual_seed(9))
+    loss = (out * w).sum() + h_n.square().sum()
+    return [out, h_n, *torch.autograd.grad(loss, [x, h0, *m.parameters()])]
+
+
+def test_selective_ssm_scan_equals_loop_in_float64_values_and_every_gradient():
+    torch.manual_seed(6)
+    m = SelectiveSSM(5, 4).double()
+    with torch.no_grad():
+        m.bias_dt.add_(1.0)  # larger steps than at init: a_t far from 1, the scan has work to do
+    x = torch.randn(60, 3, 5, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
+    names = ["output", "h_n", "x", "h_0"] + [n for n, _ in m.named_parameters()]
+    for name, a, b in zip(names, _ssm_grads(m, x, h0, True), _ssm_grads(m, x, h0, False)):
+        assert (a - b).abs().max().item() < 1e-10, name
+    assert [n for n, _ in m.named_parameters()] == ["A_log", "D", "weight_dt", "bias_dt", "weight_B", "weight_C"]
+
+
+def test_selective_ssm_float32_at_2048_steps_and_h0_across_calls():
+    torch.manual_seed(7)
+    m = SelectiveSSM(8, 16)
+    x = torch.randn(2048, 2, 8)
+    scan, h_scan = m(x)
+    loop, h_loop = m(x, parallel=False)
+    assert (scan - loop).abs().max().item() < 1e-4 and (h_scan - h_loop).abs().max().item() < 1e-4
+    m64 = m.double()
+    x = x.double()[:700]
+    whole, h_whole = m64(x)
+    first, h = m64(x[:300])
+    second, h2 = m64(x[300:], h)
+    assert (torch.cat([first, second]) - whole).abs().max() < 1e-12 and (h2 - h_whole).abs().max() < 1e-12
+
+
+def test_selective_ssm_is_selective_and_initialised_as_mamba():
+    torch.manual_seed(8)
+    m = SelectiveSSM(4, 3)
+    assert torch.equal(-torch.exp(m.A_log), -torch.tensor([1.0, 2.0, 3.0]).expand(4, 3))
+    dt = torch.nn.functional.softplus(m.bias_dt)
+    assert ((dt > 0.999e-3) & (dt < 0.1001)).all() and torch.equal(m.D.data, torch.ones(4))
+    # the step depends on the input: the same state decays at a different rate under different inputs
+    x = torch.randn(1, 2, 4)
+    h0 = torch.ones(2, 4, 3)
+    _, h_a = m(x, h0)
+    _, h_b = m(2 * x, h0)
+    assert not torch.allclose(h_a - h0, 2 * (h_b - h0))
+
+
+def test_selective_ssm_refuses_bad_input():
+    m = SelectiveSSM(4, 3)
+    with pytest.raises(ValueError, match="Expected input to be 3D"):
+        m(torch.zeros(5, 4))
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 4, got 5"):
+        m(torch.zeros(2, 1, 5))
+    with pytest.raises(RuntimeError, match=r"Expected h_0 of size \[1, 4, 3\] \(batch, d_model, d_state\), got"):
+        m(torch.zeros(2, 1, 4), torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="input dtype"):
+        m(torch.zeros(2, 1, 4, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0"):
+        m(torch.zeros(0, 1, 4))
+    with pytest.raises(RuntimeError, match="h_0"):
+        m(torch.zeros(2, 1, 4), torch.zeros(1, 4, 3, dtype=torch.float64))

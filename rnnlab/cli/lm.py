@@ -55,7 +55,12 @@ def register(sub) -> None:
         default="docs",
         help="docs: the Python reference's help topics (default); zen: the Zen of Python",
     )
-    tr.add_argument("--kind", choices=("lstm", "gru", "rnn"), default="lstm")
+    tr.add_argument(
+        "--kind",
+        choices=CharLM.KINDS,
+        default="lstm",
+        help="lstm (default), gru, rnn; mingru, minlstm: the parallel recurrences of notebook 13 (rnnlab only)",
+    )
     model_options(tr, hidden_size=128, embedding_dim=32)
     tr.add_argument("--epochs", type=int_in(1, 1000), default=15, help="passes over the text, 1 to 1000")
     tr.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps")

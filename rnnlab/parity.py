@@ -1,0 +1,150 @@
+"""A state-tracking probe for notebook 13: the parity of a bit string.
+
+Reading ``0110…`` one bit at a time, the model says after each bit whether it has seen an odd number of
+``1``s so far. The answer flips with every ``1``, however long ago the last one was: the state must be
+*tracked*, and one bit of it suffices. A GRU can flip its state, because its gates read ``h_{t-1}``. minGRU's
+update ``h_t = a_t ⊙ h_{t-1} + b_t`` with ``a_t ∈ (0, 1)`` read from ``x_t`` alone cannot: a ``1`` cannot
+say "flip", only "keep this much, add that" (Grazzi et al. 2024 prove it for every linear recurrence whose
+``a_t`` is positive).
+
+The task trains on strings of one length with the running parity as the target at every step, then
+measures the *final* bit's accuracy on strings of other lengths (chance: 50 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.layers import GRU, LSTM
+from rnnlab.loop import Record, configured, device_of, evaluating, optimizer_step, stopping
+from rnnlab.minimal import MinGRU, MinLSTM
+from rnnlab.validation import one_of, positive_ints, positive_number
+
+__all__ = [
+    "parity_batch",
+    "ParityModel",
+    "ParityConfig",
+    "ParityHistory",
+    "parity_accuracy",
+    "train_parity",
+]
+
+KINDS = {"gru": GRU, "lstm": LSTM, "mingru": MinGRU, "minlstm": MinLSTM}
+
+
+def parity_batch(batch_size: int, length: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """``batch_size`` random bit strings of ``length`` bits and their running parity.
+
+    Returns ``(bits, parity)``, both ``(T, B)`` int64: ``parity[t] = (bits[0] + … + bits[t]) mod 2``.
+    """
+    positive_ints(batch_size=batch_size, length=length)
+    bits = torch.randint(0, 2, (length, batch_size), generator=generator)
+    return bits, bits.cumsum(0) % 2
+
+
+class ParityModel(nn.Module):
+    """One-hot bits ``(T, B, 2)`` → a recurrent layer (``kind``: gru, lstm, mingru, minlstm; rnnlab's) →
+    ``Linear(H, 2)`` at every step. Inputs: ``bits`` ``(T, B)``. Outputs: logits ``(T, B, 2)``."""
+
+    def __init__(self, kind: str = "gru", hidden_size: int = 64, num_layers: int = 1) -> None:
+        super().__init__()
+        one_of("kind", kind, tuple(KINDS))
+        positive_ints(hidden_size=hidden_size, num_layers=num_layers)
+        self.spec = {"name": "parity", "kind": kind, "hidden_size": hidden_size, "num_layers": num_layers}
+        self.rnn = KINDS[kind](2, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, 2)
+
+    def forward(self, bits: Tensor) -> Tensor:
+        x = F.one_hot(bits, 2).to(self.head.weight.dtype)  # (T, B, 2)
+        out, _ = self.rnn(x)  # (T, B, H)
+        return self.head(out)  # (T, B, 2)
+
+
+@dataclass
+class ParityConfig:
+    """Settings of :func:`train_parity`.
+
+    Attributes:
+        steps: optimizer steps (Adam), each on a fresh batch.
+        batch_size, length: strings per batch and their length in training.
+        lr, clip: Adam's learning rate and the max gradient norm (None: no clipping).
+        eval_every: measure every this many steps (and after the last).
+        eval_lengths: the string lengths at which the final bit's accuracy is measured.
+        eval_size: strings per length (the same strings at every evaluation: a fixed generator).
+        progress: show a ``tqdm.auto`` bar.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    length: int = 16
+    lr: float = 3e-3
+    clip: float | None = 1.0
+    eval_every: int = 100
+    eval_lengths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
+    eval_size: int = 512
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        positive_ints(steps=self.steps, batch_size=self.batch_size, length=self.length, eval_every=self.eval_every)
+        positive_ints(eval_size=self.eval_size)
+        positive_number("lr", self.lr)
+        positive_number("clip", self.clip, optional=True)
+        self.eval_lengths = tuple(self.eval_lengths)
+        if not self.eval_lengths:
+            raise ValueError("eval_lengths must name at least one length")
+        positive_ints(**{f"eval_lengths[{i}]": n for i, n in enumerate(self.eval_lengths)})
+
+
+@dataclass
+class ParityHistory(Record):
+    """At each evaluation: the step, the mean training loss since the last one (nats per bit), and the final
+    bit's accuracy at every ``eval_lengths`` length (a list in that order)."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[list[float]] = field(default_factory=list)
+
+
+def parity_accuracy(model: nn.Module, length: int, size: int = 512, seed: int = 0) -> float:
+    """The fraction of ``size`` random strings of ``length`` bits whose parity the model's *last* output gets
+    right (the strings are drawn from ``seed``: the same ones for every model)."""
+    bits, parity = parity_batch(size, length, torch.Generator().manual_seed(seed))
+    with evaluating(model), torch.no_grad():
+        logits = model(bits.to(device_of(model)))  # (T, B, 2)
+    return (logits[-1].argmax(-1).cpu() == parity[-1]).double().mean().item()
+
+
+def train_parity(model: nn.Module, config: ParityConfig | None = None, *, seed: int = 0, **overrides) -> ParityHistory:
+    """Train ``model`` (a :class:`ParityModel`) on running parity and return its history.
+
+    Training strings are drawn from a CPU generator seeded with ``seed`` (so a seed gives the same strings on
+    any device); the evaluation strings from :func:`parity_accuracy`'s own fixed seed.
+    """
+    cfg = configured(ParityConfig, config, overrides)
+    device = device_of(model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed)
+    history = ParityHistory()
+
+    from tqdm.auto import tqdm
+
+    since, count = 0.0, 0
+    model.train()
+    with stopping(history, "step", model) as where:
+        for step in tqdm(range(1, cfg.steps + 1), disable=not cfg.progress, desc="parity", leave=False):
+            where.count = step
+            bits, parity = parity_batch(cfg.batch_size, cfg.length, gen)
+            logits = model(bits.to(device))  # (T, B, 2)
+            loss = F.cross_entropy(logits.reshape(-1, 2), parity.to(device).reshape(-1))
+            optimizer_step(model, opt, loss, cfg.clip)
+            since, count = since + loss.item(), count + 1
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                history.step.append(step)
+                history.loss.append(since / count)
+                history.accuracy.append([parity_accuracy(model, n, cfg.eval_size) for n in cfg.eval_lengths])
+                since, count = 0.0, 0
+    return history
