@@ -1,6 +1,6 @@
 """Notebook 13's timing: minGRU by its log-space scan and by its loop, against rnnlab.GRU and torch.nn.GRU.
 
-Usage: ``python benchmarks/bench_parallel.py [--lengths 64 256 ...] [--batches 1 16] [--out FILE.json]``
+Usage: ``python benchmarks/bench_parallel.py [--lengths 64 256 ...] [--batches 1 16] [--device cuda] [--out FILE.json]``
 
 One layer each, input and hidden size 128, float32, torch's threads as set (``make bench``: 2). For every
 batch size B and length T, the four models run alternately in one process, on the same input: a training
@@ -28,30 +28,39 @@ SIZE = 128
 MODELS = ("scan", "loop", "rnnlab.GRU", "torch.nn.GRU")
 
 
-def _models() -> dict[str, tuple[nn.Module, dict]]:
+def _models(device: torch.device) -> dict[str, tuple[nn.Module, dict]]:
     torch.manual_seed(0)
     return {
-        "scan": (MinGRU(SIZE, SIZE), {"parallel": True}),
-        "loop": (MinGRU(SIZE, SIZE), {"parallel": False}),
-        "rnnlab.GRU": (GRU(SIZE, SIZE), {}),
-        "torch.nn.GRU": (nn.GRU(SIZE, SIZE), {}),
+        "scan": (MinGRU(SIZE, SIZE, device=device), {"parallel": True}),
+        "loop": (MinGRU(SIZE, SIZE, device=device), {"parallel": False}),
+        "rnnlab.GRU": (GRU(SIZE, SIZE, device=device), {}),
+        "torch.nn.GRU": (nn.GRU(SIZE, SIZE, device=device), {}),
     }
 
 
-def measure(T: int, B: int, rounds: int) -> dict:
+def _clock(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+CPU = torch.device("cpu")
+
+
+def measure(T: int, B: int, rounds: int, device: torch.device = CPU) -> dict:
     """Median seconds per training and per inference pass of each model at ``(T, B)``."""
-    models = _models()
-    x = torch.randn(T, B, SIZE, generator=torch.Generator().manual_seed(1))
+    models = _models(device)
+    x = torch.randn(T, B, SIZE, generator=torch.Generator().manual_seed(1)).to(device)
     times = {mode: {name: [] for name in models} for mode in ("train", "infer")}
     for r in range(rounds + 1):  # round 0 warms up
         for name, (model, kw) in models.items():
-            t0 = time.perf_counter()
+            t0 = _clock(device)
             out, _ = model(x, **kw)
             out.sum().backward()
-            t1 = time.perf_counter()
+            t1 = _clock(device)
             with torch.no_grad():
                 model(x, **kw)
-            t2 = time.perf_counter()
+            t2 = _clock(device)
             if r:
                 times["train"][name].append(t1 - t0)
                 times["infer"][name].append(t2 - t1)
@@ -64,14 +73,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256, 512, 1024, 2048, 4096])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
     args = ap.parse_args(argv)
+    device = torch.device(args.device)
     rows = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; size {SIZE}; microseconds per token")
+    print(
+        f"torch {torch.__version__}, {device.type}, {torch.get_num_threads()} threads; size {SIZE}; microseconds per token"
+    )
     print(f"{'B':>3} {'T':>5} {'mode':>6} " + " ".join(f"{m:>13}" for m in MODELS) + "   scan/loop  scan/torch")
     for B in args.batches:
         for T in args.lengths:
-            seconds = measure(T, B, args.rounds)
+            seconds = measure(T, B, args.rounds, device)
             for mode, per in seconds.items():
                 us = {m: per[m] / (T * B) * 1e6 for m in MODELS}
                 rows.append({"batch": B, "length": T, "mode": mode, "us_per_token": us})
@@ -85,6 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "machine": platform.machine(),
+        "device": device.type,
         "size": SIZE,
         "rounds": args.rounds,
         "models": list(MODELS),

@@ -38,6 +38,7 @@ def test_course_notebooks_exist_in_order():
         "10_classify_sequences",
         "11_encoder_decoder",
         "12_attention",
+        "13_parallel_recurrence",
     ]
 
 
