@@ -145,10 +145,11 @@ student: env
 nbgrader: env
 	$(PY) tools/notebooks.py nbgrader --out build/nbgrader$(if $(ZH),-zh --lang zh-CN)
 
-## rnnlab vs torch.nn speed, float32, 2 threads (see README.md for the table).
+## rnnlab vs torch.nn speed, float32, 2 threads, and minGRU scan vs loop vs GRU (see README.md for the tables).
 bench: env
 	$(PY) benchmarks/bench_rnn.py
 	$(PY) benchmarks/bench_lm.py
+	$(PY) benchmarks/bench_parallel.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -15,12 +15,13 @@ layer  modules                     what
 =====  ==========================  ===========================================================
 0      ``validation``, ``cells``,  the drop-in ``torch.nn`` core: cells, layers, their input
        ``layers``, ``testing``,    checks, and the parity checks that prove them (torch only);
-       ``interop``, ``minimal``    torch's tools on these modules; minGRU / minLSTM (a scan)
+       ``interop``, ``minimal``    torch's tools on these modules; the recurrences computed by a
+                                   scan (minGRU, minLSTM, a selective SSM, linear attention)
 1      ``vocab``, ``loop``         what every task shares: characters as tensors; seeds,
                                    device, one update, histories, the trainer interface
 2      ``labelling``, ``lm``,      one file per task (hello → ohlol, the character language
-       ``classify``, ``seq2seq``   model, surnames, dates): data → model → loss → config and
-                                   history → train → evaluate or generate
+       ``classify``, ``seq2seq``,  model, surnames, dates, parity): data → model → loss →
+       ``parity``                  config and history → train → evaluate or generate
 3      ``checkpoint``, ``cli``     the registry of every task's model, checkpoints, and the
                                    command line (``python -m rnnlab``), one file per task
 4      ``checks``, ``bptt``,       teaching aids: exercise checks, gradient-through-time tools,

@@ -196,3 +196,29 @@ def test_cli_refuses_bad_arguments(args, message, tmp_path):
         ]
     r = run(*args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+def test_the_parallel_kinds_train_carry_their_state_and_round_trip(kind, tmp_path, zen):
+    from rnnlab.minimal import MinGRU, MinLSTM
+
+    vocab, train, val = zen
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), kind, 8, 16, num_layers=2)
+    assert isinstance(model.rnn, {"mingru": MinGRU, "minlstm": MinLSTM}[kind])
+    history = train_lm(model, train, val, max_steps=6, eval_every=3, batch_size=4, progress=False)
+    assert history.step == [3, 6] and 0 < history.seconds[0] <= history.seconds[1]
+    path = save_checkpoint(tmp_path / "lm.pt", model, vocab)
+    restored, _, _ = load_checkpoint(path)
+    assert evaluate(restored, val) == pytest.approx(evaluate(model, val), abs=1e-6)
+    text = sample(restored, vocab, "Beautiful", 20, generator=torch.Generator().manual_seed(0))
+    assert text.startswith("Beautiful") and len(text) == 29
+
+
+def test_the_parallel_kinds_are_refused_with_torch_or_dropout():
+    with pytest.raises(ValueError, match="exists in rnnlab only"):
+        CharLM(10, "mingru", impl="torch")
+    with pytest.raises(ValueError, match="no dropout between layers"):
+        CharLM(10, "minlstm", num_layers=2, dropout=0.2)
+    r = run("train", "--kind", "mingru", "--impl", "torch", "--text", "zen")
+    assert r.returncode == 2 and "exists in rnnlab only" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -3,6 +3,7 @@ and CI use the README's commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -142,4 +143,21 @@ def test_the_built_wheel_holds_every_subpackage_and_runs(tmp_path):
     help_ = subprocess.run(
         [sys.executable, "-S", "-m", "rnnlab", "--help"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
-    assert help_.returncode == 0 and "{train,lm,names,seq2seq}" in help_.stdout, help_.stderr
+    assert help_.returncode == 0 and "{train,lm,names,seq2seq,parity}" in help_.stdout, help_.stderr
+
+
+def test_parallel_benchmark_runs_and_writes_what_notebook_13_reads(tmp_path):
+    """bench_parallel.py: the four models at each length, and the JSON notebook 13 reads (the stored one has the
+    same structure and every length the notebook plots)."""
+    out_file = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_parallel.py"), "--lengths", "8", "16", "--batches", "2"]
+    out = subprocess.run(
+        [*cmd, "--rounds", "1", "--out", str(out_file)], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    assert "scan/loop" in out and len([line for line in out.splitlines() if " train " in line]) == 2
+    written = json.loads(out_file.read_text())
+    stored = json.loads((ROOT / "notebooks" / "data" / "parallel" / "bench.json").read_text())
+    for result in (written, stored):
+        assert result["models"] == ["scan", "loop", "rnnlab.GRU", "torch.nn.GRU"]
+        assert all(set(r["us_per_token"]) == set(result["models"]) for r in result["rows"])
+    assert {r["length"] for r in stored["rows"]} == {64, 128, 256, 512, 1024, 2048, 4096}
