@@ -16,7 +16,8 @@ below 1 (which underflows to 0) or divides by their product (which overflows). T
 :data:`CHUNK` steps, carrying the state between them: within a chunk ``log A`` stays small enough that adding it
 back loses no precision in float32.
 
-``parallel=False`` runs the same update step by step, the loop that generation uses one step at a time.
+``parallel=False`` runs the same update step by step; a single step (generation, one character at a time) always
+takes the loop, which is then one ``addcmul``.
 
 A selective state space (:class:`SelectiveSSM`, the core of Mamba: Gu and Dao 2023) is the same recurrence with
 a state per channel and per state dimension, ``h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t x_t``, where the step
@@ -180,7 +181,7 @@ class _MinBase(nn.Module):
             h_0 = x.new_zeros(L, B, H)
         else:
             check_layer_states((h_0,), [(L, B, H)], ("hx",), ("hidden_size",), True, self.weight_ih_l0)
-        run = linear_scan if parallel else linear_loop
+        run = linear_scan if parallel and x.shape[0] > 1 else linear_loop  # one step (generation): the loop
         finals = []
         for k in range(L):
             projected = F.linear(x, getattr(self, f"weight_ih_l{k}"), getattr(self, f"bias_ih_l{k}", None))
@@ -304,7 +305,7 @@ class SelectiveSSM(nn.Module):
         A = -torch.exp(self.A_log)  # (D, N), negative
         log_a = dt.unsqueeze(-1) * A  # (T, B, D, N): log Ā = Δ A <= 0
         b = (dt * x).unsqueeze(-1) * Bt.unsqueeze(2)  # (T, B, D, N): Δ B x, either sign
-        run = signed_scan if parallel else signed_loop
+        run = signed_scan if parallel and T > 1 else signed_loop  # one step: the loop
         h = run(log_a.reshape(T, B, D * N), b.reshape(T, B, D * N), h_0.reshape(B, D * N)).view(T, B, D, N)
         y = torch.einsum("tbdn,tbn->tbd", h, Ct) + self.D * x  # (T, B, D)
         return (y.transpose(0, 1) if self.batch_first else y), h[-1]

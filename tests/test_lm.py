@@ -81,7 +81,7 @@ def test_stream_batches_rows_continue_across_chunks():
         stream_batches(ids, 0, 5)
 
 
-@pytest.mark.parametrize("kind", CharLM.KINDS)
+@pytest.mark.parametrize("kind", [k for k in CharLM.KINDS if k not in CharLM.PARALLEL_KINDS])  # torch.nn's kinds
 def test_charlm_rnnlab_and_torch_share_state_dicts_and_results(kind):
     torch.manual_seed(0)
     ours = CharLM(9, kind, embedding_dim=4, hidden_size=6, num_layers=2).double()

@@ -167,13 +167,6 @@ def test_signed_scan_equals_the_loop_for_b_of_either_sign_and_zero():
     assert torch.isfinite(gs).all() and (gs - gl).abs().max() < 1e-10
 
 
-def _ssm_grads(m, x, h0, parallel):
-    out, h_n = m(x, h0, parallel=parallel)
-    w = torch.randn_like(out, generator=torch.Generator().manual_seed(9))
-    loss = (out * w).sum() + h_n.square().sum()
-    return [out, h_n, *torch.autograd.grad(loss, [x, h0, *m.parameters()])]
-
-
 def test_selective_ssm_scan_equals_loop_in_float64_values_and_every_gradient():
     torch.manual_seed(6)
     m = SelectiveSSM(5, 4).double()
@@ -182,7 +175,7 @@ def test_selective_ssm_scan_equals_loop_in_float64_values_and_every_gradient():
     x = torch.randn(60, 3, 5, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
     names = ["output", "h_n", "x", "h_0"] + [n for n, _ in m.named_parameters()]
-    for name, a, b in zip(names, _ssm_grads(m, x, h0, True), _ssm_grads(m, x, h0, False)):
+    for name, a, b in zip(names, _grads(m, x, h0, True), _grads(m, x, h0, False)):
         assert (a - b).abs().max().item() < 1e-10, name
     assert [n for n, _ in m.named_parameters()] == ["A_log", "D", "weight_dt", "bias_dt", "weight_B", "weight_C"]
 

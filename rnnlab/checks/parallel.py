@@ -11,6 +11,20 @@ from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same
 from rnnlab.checks._i18n import tr
 
 
+def _require_shape(name: str, what: str, got, want: Tensor) -> None:
+    """The learner's result must be a tensor of ``want``'s shape."""
+    if not isinstance(got, Tensor) or got.shape != want.shape:
+        raise CheckFailed(
+            tr(
+                "{name}: expected {what} of shape {want}, got {got}",
+                name=name,
+                what=what,
+                want=tuple(want.shape),
+                got=_shape(got),
+            )
+        )
+
+
 def _min_gru_reference(x: Tensor, h: Tensor, weight: Tensor, bias: Tensor, swap=False, candidate="g", rows="zh"):
     """minGRU's step, or one of its known mistakes (``swap``: z and 1 - z exchanged; ``candidate``: "g", "tanh"
     or "linear"; ``rows``: "zh" as stored, "hz" read in the other order)."""
@@ -55,15 +69,7 @@ def check_min_gru_step(fn: Callable) -> None:
         bias = torch.randn(2 * H, generator=g, dtype=torch.float64)
         want = _min_gru_reference(x, h, weight, bias)
         got = _call(fn, name, x.clone(), h.clone(), weight.clone(), bias.clone())
-        if not isinstance(got, Tensor) or got.shape != want.shape:
-            raise CheckFailed(
-                tr(
-                    "{name}: expected h_t of shape {want}, got {got}",
-                    name=name,
-                    want=tuple(want.shape),
-                    got=_shape(got),
-                )
-            )
+        _require_shape(name, "h_t", got, want)
         if _same(got, want):
             continue
         # a step whose gates read only x_t is affine in h_{t-1}: f(h1) + f(h2) = 2 f((h1 + h2) / 2)
@@ -120,10 +126,7 @@ def check_linear_scan(fn: Callable) -> None:
         h0 = torch.randn(B, H, generator=g, dtype=torch.float64)
         want = linear_loop(log_a, log_b, h0)
         got = _call(fn, name, log_a.clone(), log_b.clone(), h0.clone())
-        if not isinstance(got, Tensor) or got.shape != want.shape:
-            raise CheckFailed(
-                tr("{name}: expected h of shape {want}, got {got}", name=name, want=tuple(want.shape), got=_shape(got))
-            )
+        _require_shape(name, "h", got, want)
         if T > 100 and not bool(torch.isfinite(got).all()):
             first = int((~torch.isfinite(got)).flatten(1).any(1).nonzero()[0])
             raise CheckFailed(
