@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnlab.backward import GRURecurrence, LSTMRecurrence, RNNRecurrence
 from rnnlab.cells import gru_step, lstm_step, rnn_step
 from rnnlab.interop import TorchCompat, allow_in_weights_only_load
 from rnnlab.validation import (
@@ -69,6 +70,11 @@ class _RNNBase(TorchCompat, nn.Module):
     # Set by rnnlab.bptt.record_states: a list that receives, per (layer, direction), the
     # state tuple of every time step, in time order. None (the default): nothing is kept.
     _state_recorder: list | None = None
+    # The training path: False (the default), autograd differentiates the time loop op by op; True, each
+    # layer and direction is one node whose backward is written by hand (rnnlab.backward: the weight gradients
+    # of all steps in one matmul). Same numbers either way; packed input, proj_size and the state recorder
+    # always take the autograd path. Set per module: ``layer.hand_backward = True``.
+    hand_backward: bool = False
 
     def __init__(
         self,
@@ -281,9 +287,14 @@ class _RNNBase(TorchCompat, nn.Module):
         for k in range(L):
             outs = []
             for d in range(D):
+                state = tuple(s[k * D + d] for s in batch.hx)
+                if self._hand_path(batch):
+                    ys, final = self._recurrence(k, d, layer_in, state)  # (T, B, P), State
+                    outs.append(ys)
+                    finals.append(final)
+                    continue
                 w_ih, b, step = self._direction(k, d)
                 xw = batch.steps(F.linear(layer_in, w_ih, b))  # T x (B_t, gate_rows)
-                state = tuple(s[k * D + d] for s in batch.hx)
                 scan = _scan_backward if d == 1 else _scan_forward
                 ys, final, states = scan(xw, state, step, keep=self._state_recorder is not None)
                 if self._state_recorder is not None:
@@ -295,6 +306,15 @@ class _RNNBase(TorchCompat, nn.Module):
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
         h_n = tuple(torch.stack(s) for s in zip(*finals))  # each (L*D, B, ·)
         return layer_in, h_n
+
+    def _hand_path(self, batch: _Batch) -> bool:
+        """Whether this forward takes the hand-written backward (see ``hand_backward``)."""
+        return self.hand_backward and batch.batch_sizes is None and self.proj_size == 0 and self._state_recorder is None
+
+    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
+        """Layer ``k``, direction ``d`` by :mod:`rnnlab.backward`: every output ``(T, B, H)`` and the final
+        state (the last step's, or step 0's for the backward direction)."""
+        raise NotImplementedError
 
     def _restore(self, batch: _Batch, output: Tensor, h_n: State):
         """Back to the caller's layout: batch order, batch_first, unbatched, PackedSequence."""
@@ -425,6 +445,12 @@ class RNN(_RNNBase):
 
         return self._param("weight_ih", k, d), self._folded_bias(k, d), step
 
+    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
+        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._folded_bias(k, d))  # (T, B, H)
+        relu = self.nonlinearity == "relu"
+        ys = RNNRecurrence.apply(xw, state[0], self._param("weight_hh", k, d), relu, d == 1)
+        return ys, (ys[0] if d == 1 else ys[-1],)
+
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, Tensor]:
@@ -483,6 +509,11 @@ class LSTM(_RNNBase):
 
         return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step
 
+    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
+        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._folded_bias(k, d))  # (T, B, 4H)
+        ys, c = LSTMRecurrence.apply(xw, state[0], state[1], self._param("weight_hh", k, d), d == 1)
+        return ys, (ys[0] if d == 1 else ys[-1], c)
+
     def forward(
         self,
         input: Tensor | PackedSequence,
@@ -535,6 +566,11 @@ class GRU(_RNNBase):
             return (gru_step(xw_t, state[0], w_hh_t, b_hh),)
 
         return self._param("weight_ih", k, d), self._param("bias_ih", k, d), step
+
+    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
+        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._param("bias_ih", k, d))  # (T, B, 3H)
+        ys = GRURecurrence.apply(xw, state[0], self._param("weight_hh", k, d), self._param("bias_hh", k, d), d == 1)
+        return ys, (ys[0] if d == 1 else ys[-1],)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None

@@ -10,7 +10,16 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab
+from rnnlab.layers import _RNNBase
 from rnnlab.testing import F64, assert_parity, twin
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["autograd", "hand"])
+def backward_path(request, monkeypatch):
+    """Every test here runs on both training paths: autograd through the loop, and rnnlab.backward's nodes."""
+    monkeypatch.setattr(_RNNBase, "hand_backward", request.param)
+    return request.param
+
 
 I, H, P = 4, 6, 3  # I != H != P so a transposed weight cannot pass
 MODES = {  # id: (class, extra constructor kwargs)

@@ -24,6 +24,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 import rnnlab
+from rnnlab.layers import _RNNBase
 from rnnlab.testing import TOLERANCES
 
 pytest.importorskip("expecttest")  # common_utils imports it
@@ -33,6 +34,13 @@ NAMES = ("RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell")
 INFOS = [m for m in cm.module_db if m.module_cls.__module__.startswith("torch.nn") and m.module_cls.__name__ in NAMES]
 DTYPES = (torch.float32, torch.float64)
 TOL = {torch.float32: {"rtol": 1.3e-6, "atol": 1e-5}, torch.float64: {"rtol": 1e-7, "atol": 1e-10}}
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["autograd", "hand"])
+def backward_path(request, monkeypatch):
+    """Every test here runs on both training paths: autograd through the loop, and rnnlab.backward's nodes."""
+    monkeypatch.setattr(_RNNBase, "hand_backward", request.param)
+    return request.param
 
 
 def _id(m) -> str:
