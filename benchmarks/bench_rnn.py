@@ -1,13 +1,16 @@
 """Pair rnnlab and torch.nn in one process and report speed ratios.
 
-Usage: ``python benchmarks/bench_rnn.py [--rounds N] [--quick] [--markdown]``
+Usage: ``python benchmarks/bench_rnn.py [--rounds N] [--quick] [--sizes ...] [--backward autograd hand]``
 
 For each size and model, the torch.nn module and an rnnlab module loaded with
 its ``state_dict`` run alternately (rnnlab, torch, rnnlab, torch, ...) so both
 see the same machine state. Each round times one call of forward (under
 ``torch.no_grad``) and of forward+backward; the table shows the median time of
 each and the median of the per-round ratios rnnlab / torch. LSTM is measured
-against torch's default CPU path (oneDNN) and with oneDNN disabled.
+against torch's default CPU path (oneDNN) and with oneDNN disabled. Each rnnlab row names its training path:
+``autograd`` (the default: autograd through the time loop) or ``hand`` (``hand_backward = True``:
+:mod:`rnnlab.backward`'s hand-written backward). The forward columns differ only by the hand path's forward,
+which records no graph.
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench(model: str, size: str, rounds: int, onednn: bool) -> dict:
+def bench(model: str, size: str, rounds: int, onednn: bool, hand: bool = False) -> dict:
     T, B, I, H, L = SIZES[size]
     torch.manual_seed(0)
     ref = getattr(nn, model)(I, H, L)
     ours = getattr(rnnlab, model)(I, H, L)
     ours.load_state_dict(ref.state_dict())
+    ours.hand_backward = hand
     x = torch.randn(T, B, I)
 
     def fwd(m):
@@ -73,6 +77,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="3 rounds, for a smoke test")
     ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    ap.add_argument(
+        "--backward", nargs="+", choices=("autograd", "hand"), default=["autograd", "hand"], help="rnnlab's paths"
+    )
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
     warnings.filterwarnings("ignore", "TF32 acceleration on top of oneDNN")
@@ -83,20 +90,22 @@ def main() -> None:
     )
     print()
     print(
-        "| model | size (T, B, I, H, L) | torch path | fwd ms rnnlab / torch | ratio | "
+        "| model | size (T, B, I, H, L) | rnnlab path | torch path | fwd ms rnnlab / torch | ratio | "
         "fwd+bwd ms rnnlab / torch | ratio |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for model in ("RNN", "GRU", "LSTM"):
             paths = [("native", False)] if model != "LSTM" else [("oneDNN", True), ("native", False)]
-            for label, onednn in paths:
-                r = bench(model, size, rounds, onednn)
-                cells = []
-                for what in ("fwd", "fwd+bwd"):
-                    a, b, ratio = r[what]
-                    cells += [f"{a * 1e3:.2f} / {b * 1e3:.2f}", f"{ratio:.2f}×"]
-                print(f"| {model} | {size} {SIZES[size]} | {label} | " + " | ".join(cells) + " |", flush=True)
+            for backward in args.backward:
+                for label, onednn in paths:
+                    r = bench(model, size, rounds, onednn, hand=backward == "hand")
+                    cells = []
+                    for what in ("fwd", "fwd+bwd"):
+                        a, b, ratio = r[what]
+                        cells += [f"{a * 1e3:.2f} / {b * 1e3:.2f}", f"{ratio:.2f}×"]
+                    head = f"| {model} | {size} {SIZES[size]} | {backward} | {label} | "
+                    print(head + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,28 +20,60 @@ cuDNN's RNNs): use the autograd path for it.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 __all__ = ["RNNRecurrence", "LSTMRecurrence", "GRURecurrence"]
+
+
+def _refuse_double_backward() -> None:
+    """Grad mode is on in a backward only under ``create_graph=True``: a gradient of gradients, which these
+    nodes cannot give (their backward is not itself differentiated); say so rather than return a wrong one."""
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "hand_backward does not support double backward (create_graph=True): set the layer's "
+            "hand_backward = False for gradients of gradients"
+        )
 
 
 def _order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(states: Tensor, h0: Tensor, reverse: bool) -> Tensor:
-    """Each step's previous state, ``(T, B, H)``: ``h0`` then ``states`` shifted by one step (mirrored if
-    ``reverse``, whose step ``t`` follows step ``t + 1``)."""
-    if reverse:
-        return torch.cat([states[1:], h0.unsqueeze(0)])
-    return torch.cat([h0.unsqueeze(0), states[:-1]])
+def _previous(states: Tensor, s0: Tensor, a: int, b: int, reverse: bool) -> Tensor:
+    """The previous state of each step in ``[a, b)``, ``(b - a, B, H)``: the state one step earlier in the
+    layer's own order (``s0`` before its first step), a view of ``states`` except at the sequence's start."""
+    T = states.shape[0]
+    if not reverse:
+        return states[a - 1 : b - 1] if a > 0 else torch.cat([s0.unsqueeze(0), states[: b - 1]])
+    return states[a + 1 : b + 1] if b < T else torch.cat([states[a + 1 : b], s0.unsqueeze(0)])
 
 
-def _weight_grad(d_gates: Tensor, prev: Tensor) -> Tensor:
-    """``Σ_t d_gates_tᵀ prev_t``: the weight gradient of every step as one ``(G, T·B) @ (T·B, H)`` matmul."""
-    return d_gates.reshape(-1, d_gates.shape[-1]).t().mm(prev.reshape(-1, prev.shape[-1]))
+BLOCK = 16  # steps whose elementwise factors are computed together (see _blocks)
+
+
+def _blocks(T: int, reverse: bool) -> list[tuple[int, int]]:
+    """The backward pass's blocks of :data:`BLOCK` steps, ``[a, b)``, in the order it visits them (it runs
+    from the last step to the first; ``reverse``: the layer ran backward, so its backward runs forward).
+    Per block, the elementwise factors of all its steps are computed in a few large operations, and they are
+    still in the cache when its steps use them one by one; over a whole long sequence they would not be."""
+    blocks = [(a, min(a + BLOCK, T)) for a in range(0, T, BLOCK)]
+    return blocks if reverse else blocks[::-1]
+
+
+def _steps(a: int, b: int, reverse: bool) -> range:
+    """The steps of block ``[a, b)`` in backward order."""
+    return range(a, b) if reverse else range(b - 1, a - 1, -1)
+
+
+def _weight_grad(d_gates: Tensor, states: Tensor, s0: Tensor, reverse: bool) -> Tensor:
+    """``Σ_t d_gates_tᵀ h_{t-1}``: the hidden weight's gradient over every step, as one ``(G, T·B) @ (T·B, H)``
+    matmul on views (the steps whose previous state is a later output) plus the first step's, from ``s0``."""
+    G, H = d_gates.shape[-1], states.shape[-1]
+    first, rest, prev = (-1, d_gates[:-1], states[1:]) if reverse else (0, d_gates[1:], states[:-1])
+    return torch.addmm(d_gates[first].t().mm(s0), rest.reshape(-1, G).t(), prev.reshape(-1, H))
 
 
 class RNNRecurrence(torch.autograd.Function):
@@ -57,29 +89,29 @@ class RNNRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xw: Tensor, h0: Tensor, w_hh: Tensor, relu: bool = False, reverse: bool = False) -> Tensor:
-        T = xw.shape[0]
-        w_hh_t, act = w_hh.t(), torch.relu if relu else torch.tanh
-        out = xw.new_empty(xw.shape)  # (T, B, H)
+        w_hh_t = w_hh.t()
+        act = functools.partial(torch.clamp, min=0) if relu else torch.tanh  # both take out=
+        out = torch.empty_like(xw)  # (T, B, H)
         h = h0
-        for t in _order(T, reverse):
-            h = act(torch.addmm(xw[t], h, w_hh_t))
-            out[t] = h
+        for t in _order(xw.shape[0], reverse):
+            h = act(torch.addmm(xw[t], h, w_hh_t), out=out[t])
         ctx.save_for_backward(out, h0, w_hh)
         ctx.relu, ctx.reverse = relu, reverse
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out: Tensor):
+        _refuse_double_backward()
         out, h0, w_hh = ctx.saved_tensors
-        deriv = (out > 0).to(out.dtype) if ctx.relu else 1 - out * out  # act'(z_t), all steps at once
         dz = torch.empty_like(out)  # (T, B, H)
         carry = torch.zeros_like(h0)  # the gradient reaching h_t from step t + 1
-        for t in _order(out.shape[0], not ctx.reverse):
-            torch.mul(d_out[t] + carry, deriv[t], out=dz[t])
-            carry = dz[t].mm(w_hh)  # (B, H): to h_{t-1}
-        d_w = _weight_grad(dz, _previous(out, h0, ctx.reverse))
-        return dz, carry, d_w, None, None
+        for a, b in _blocks(out.shape[0], ctx.reverse):
+            h = out[a:b]
+            deriv = (h > 0).to(h.dtype) if ctx.relu else 1 - h * h  # act'(z_t) of the block's steps
+            for t in _steps(a, b, ctx.reverse):
+                torch.mul(d_out[t] + carry, deriv[t - a], out=dz[t])
+                carry = dz[t].mm(w_hh)  # (B, H): to h_{t-1}
+        return dz, carry, _weight_grad(dz, out, h0, ctx.reverse), None, None
 
 
 class GRURecurrence(torch.autograd.Function):
@@ -91,8 +123,8 @@ class GRURecurrence(torch.autograd.Function):
 
     Backward, with ``g`` the gradient reaching ``h_t`` and ``gh_n = h_{t-1} W_nᵀ + b_hn``:
     ``da_n = g ⊙ (1 - z)(1 - n²)``, ``da_z = g ⊙ (h_{t-1} - n) z(1 - z)``, ``da_r = da_n ⊙ gh_n r(1 - r)``; the
-    hidden side's gradient is ``[da_r, da_z, da_n ⊙ r]``, the input side's ``[da_r, da_z, da_n]``, and
-    ``g_{t-1} += g ⊙ z + [da_r, da_z, da_n ⊙ r] W_hh``. The three factors are computed for all steps at once.
+    input side's gradient is ``[da_r, da_z, da_n]``, the hidden side's ``[da_r, da_z, da_n ⊙ r]``, and
+    ``g_{t-1} += g ⊙ z + [da_r, da_z, da_n ⊙ r] W_hh``.
     """
 
     @staticmethod
@@ -100,40 +132,41 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = xw.shape
         H = G // 3
         w_hh_t = w_hh.t()
-        out = xw.new_empty(T, B, H)
-        rzn = xw.new_empty(T, B, G)  # r, z, n of every step
-        gh_n = xw.new_empty(T, B, H)  # h_{t-1} W_nᵀ + b_hn
+        out, rzn, gh_n = xw.new_empty(T, B, H), xw.new_empty(T, B, G), xw.new_empty(T, B, H)  # what backward needs
         h = h0
-        for t in _order(T, reverse):
+        for t in _order(T, reverse):  # the steps of rnnlab.cells.gru_step
             gh = h.mm(w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)  # (B, 3H)
-            torch.sigmoid(xw[t, :, : 2 * H] + gh[:, : 2 * H], out=rzn[t, :, : 2 * H])
-            r, z = rzn[t, :, :H], rzn[t, :, H : 2 * H]
-            torch.tanh(torch.addcmul(xw[t, :, 2 * H :], r, gh[:, 2 * H :]), out=rzn[t, :, 2 * H :])
-            gh_n[t] = gh[:, 2 * H :]
-            h = torch.lerp(rzn[t, :, 2 * H :], h, z)
-            out[t] = h
+            x_rz, x_n = xw[t].split([2 * H, H], 1)
+            h_rz, h_n = gh.split([2 * H, H], 1)
+            rz = torch.sigmoid(x_rz + h_rz)  # (B, 2H)
+            r, z = rz.chunk(2, 1)
+            n = torch.tanh(torch.addcmul(x_n, r, h_n))
+            h = torch.lerp(n, h, z, out=out[t])
+            rzn[t, :, : 2 * H], rzn[t, :, 2 * H :], gh_n[t] = rz, n, h_n
         ctx.save_for_backward(out, h0, w_hh, rzn, gh_n)
         ctx.reverse, ctx.has_bias = reverse, b_hh is not None
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out: Tensor):
+        _refuse_double_backward()
         out, h0, w_hh, rzn, gh_n = ctx.saved_tensors
         T, B, H = out.shape
-        r, z, n = rzn.split(H, -1)
-        prev = _previous(out, h0, ctx.reverse)
-        kn = (1 - z) * (1 - n * n)  # da_n / g
-        factors = torch.cat([kn * gh_n * r * (1 - r), (prev - n) * z * (1 - z), kn * r], -1)  # (T, B, 3H)
-        d_hidden = torch.empty_like(factors)  # [da_r, da_z, da_n * r] of every step
-        g_all = torch.empty_like(out)  # the gradient reaching h_t
+        d_xw, d_hidden = torch.empty_like(rzn), torch.empty_like(rzn)  # [da_r, da_z, da_n], [.., .., da_n * r]
         carry = torch.zeros_like(h0)
-        for t in _order(T, not ctx.reverse):
-            g = torch.add(d_out[t], carry, out=g_all[t])
-            torch.mul(g.unsqueeze(1), factors[t].view(B, 3, H), out=d_hidden[t].view(B, 3, H))
-            carry = torch.addmm(g * z[t], d_hidden[t], w_hh)  # (B, H): to h_{t-1}
-        d_xw = torch.cat([d_hidden[..., : 2 * H], g_all * kn], -1)  # the input side: da_n, not da_n * r
-        d_w = _weight_grad(d_hidden, prev)
+        for a, b in _blocks(T, ctx.reverse):
+            r, z, n = rzn[a:b].split(H, -1)
+            kn = (1 - z) * (1 - n * n)  # da_n / g
+            to_xw = torch.cat(
+                [kn * gh_n[a:b] * r * (1 - r), (_previous(out, h0, a, b, ctx.reverse) - n) * z * (1 - z), kn], -1
+            )
+            to_hidden = torch.cat([torch.ones_like(r), torch.ones_like(r), r], -1)
+            for t in _steps(a, b, ctx.reverse):
+                g = d_out[t] + carry  # the gradient reaching h_t
+                torch.mul(g.unsqueeze(1), to_xw[t - a].view(B, 3, H), out=d_xw[t].view(B, 3, H))
+                torch.mul(d_xw[t], to_hidden[t - a], out=d_hidden[t])
+                carry = torch.addmm(g * z[t - a], d_hidden[t], w_hh)  # (B, H): to h_{t-1}
+        d_w = _weight_grad(d_hidden, out, h0, ctx.reverse)
         d_b = d_hidden.sum((0, 1)) if ctx.has_bias else None
         return d_xw, carry, d_w, d_b, None
 
@@ -142,13 +175,15 @@ class LSTMRecurrence(torch.autograd.Function):
     """torch's LSTM for all steps: ``i, f, g, o`` from ``xw_t + h_{t-1} W_hhᵀ`` (biases folded into ``xw``),
     ``c_t = f ⊙ c_{t-1} + i ⊙ g``, ``h_t = o ⊙ tanh(c_t)``.
 
-    Inputs: ``xw`` ``(T, B, 4H)``, ``h0``, ``c0`` ``(B, H)``, ``w_hh`` ``(4H, H)``, ``reverse``.
+    Inputs: ``xw`` ``(T, B, 4H)``, ``h0``, ``c0`` ``(B, H)``, ``w_hh`` ``(4H, H)``, ``reverse``. As in
+    :class:`rnnlab.LSTM`'s autograd path, the g rows of ``xw`` and ``w_hh`` come doubled, so one sigmoid serves
+    the four gates (``tanh(a) = 2σ(2a) - 1``).
     Outputs: every ``h_t`` ``(T, B, H)`` and the last cell state ``(B, H)``.
 
     Backward, with ``g_h``, ``g_c`` the gradients reaching ``h_t`` and ``c_t``:
     ``g_c += g_h ⊙ o (1 - tanh² c_t)``; the pre-activation gradients are
     ``[g_c ⊙ g i(1 - i), g_c ⊙ c_{t-1} f(1 - f), g_c ⊙ i (1 - g²), g_h ⊙ tanh(c_t) o(1 - o)]``;
-    ``g_h(t-1) = dgates W_hh``, ``g_c(t-1) = g_c ⊙ f``. The factors are computed for all steps at once.
+    ``g_h(t-1) = dgates W_hh``, ``g_c(t-1) = g_c ⊙ f``.
     """
 
     @staticmethod
@@ -156,44 +191,40 @@ class LSTMRecurrence(torch.autograd.Function):
         T, B, G = xw.shape
         H = G // 4
         w_hh_t = w_hh.t()
-        out = xw.new_empty(T, B, H)
-        acts = xw.new_empty(T, B, G)  # i, f, g, o of every step
-        cells = xw.new_empty(T, B, H)
+        out, cells, acts = xw.new_empty(T, B, H), xw.new_empty(T, B, H), torch.empty_like(xw)
         h, c = h0, c0
-        for t in _order(T, reverse):
-            gates = torch.addmm(xw[t], h, w_hh_t)  # (B, 4H)
-            a = acts[t]
-            torch.sigmoid(gates, out=a)
-            torch.tanh(gates[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
+        for t in _order(T, reverse):  # rnnlab.cells.lstm_step with g_doubled
+            a = torch.sigmoid(torch.addmm(xw[t], h, w_hh_t), out=acts[t])  # (B, 4H); the g block holds σ(2g)
             i, f, g, o = a.chunk(4, 1)
-            c = torch.addcmul(f * c, i, g)
-            cells[t] = c
-            h = o * torch.tanh(c)
-            out[t] = h
+            g.mul_(2).sub_(1)  # tanh(g), kept for backward
+            c = torch.addcmul(f * c, i, g, out=cells[t])
+            h = torch.mul(o, torch.tanh(c), out=out[t])
         ctx.save_for_backward(out, cells, acts, h0, c0, w_hh)
         ctx.reverse = reverse
         return out, c
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out: Tensor, d_c_last: Tensor):
+        _refuse_double_backward()
         out, cells, acts, h0, c0, w_hh = ctx.saved_tensors
         T, B, H = out.shape
-        i, f, g, o = acts.split(H, -1)
-        c_prev = _previous(cells, c0, ctx.reverse)
-        tc = torch.tanh(cells)
-        to_c = o * (1 - tc * tc)  # ∂c-gradient per unit of h-gradient
-        factors = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], -1)
         d_gates = torch.empty_like(acts)  # (T, B, 4H)
         carry_h = torch.zeros_like(h0)
         carry_c = d_c_last.clone() if d_c_last is not None else torch.zeros_like(c0)
-        for t in _order(T, not ctx.reverse):
-            g_h = d_out[t] + carry_h
-            g_c = torch.addcmul(carry_c, g_h, to_c[t])  # (B, H)
-            view = d_gates[t].view(B, 4, H)
-            torch.mul(g_c.unsqueeze(1), factors[t, :, : 3 * H].view(B, 3, H), out=view[:, :3])
-            torch.mul(g_h, factors[t, :, 3 * H :], out=view[:, 3])
-            carry_h = d_gates[t].mm(w_hh)  # (B, H)
-            carry_c = g_c * f[t]
-        d_w = _weight_grad(d_gates, _previous(out, h0, ctx.reverse))
-        return d_gates, carry_h, carry_c, d_w, None
+        for a, b in _blocks(T, ctx.reverse):
+            i, f, g, o = acts[a:b].split(H, -1)
+            tc = torch.tanh(cells[a:b])
+            to_c = o * (1 - tc * tc)  # c-gradient per unit of h-gradient
+            c_prev = _previous(cells, c0, a, b, ctx.reverse)
+            # the g block's pre-activation arrives doubled (g = tanh(a) = 2σ(2a) - 1): ∂g/∂(2a) = (1 - g²) / 2
+            factors = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g) / 2], -1)
+            out_factor = tc * o * (1 - o)
+            for t in _steps(a, b, ctx.reverse):
+                g_h = d_out[t] + carry_h
+                g_c = torch.addcmul(carry_c, g_h, to_c[t - a])  # (B, H)
+                view = d_gates[t].view(B, 4, H)
+                torch.mul(g_c.unsqueeze(1), factors[t - a].view(B, 3, H), out=view[:, :3])
+                torch.mul(g_h, out_factor[t - a], out=view[:, 3])
+                carry_h = d_gates[t].mm(w_hh)  # (B, H)
+                carry_c = g_c * f[t - a]
+        return d_gates, carry_h, carry_c, _weight_grad(d_gates, out, h0, ctx.reverse), None

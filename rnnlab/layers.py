@@ -309,7 +309,8 @@ class _RNNBase(TorchCompat, nn.Module):
 
     def _hand_path(self, batch: _Batch) -> bool:
         """Whether this forward takes the hand-written backward (see ``hand_backward``)."""
-        return self.hand_backward and batch.batch_sizes is None and self.proj_size == 0 and self._state_recorder is None
+        plain = batch.batch_sizes is None and self.proj_size == 0 and self._state_recorder is None
+        return self.hand_backward and plain and torch.is_grad_enabled()  # no graph wanted: the plain loop
 
     def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
         """Layer ``k``, direction ``d`` by :mod:`rnnlab.backward`: every output ``(T, B, H)`` and the final
@@ -510,8 +511,13 @@ class LSTM(_RNNBase):
         return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step
 
     def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
-        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._folded_bias(k, d))  # (T, B, 4H)
-        ys, c = LSTMRecurrence.apply(xw, state[0], state[1], self._param("weight_hh", k, d), d == 1)
+        H, w_ih = self.hidden_size, self._param("weight_ih", k, d)
+        scale = w_ih.new_ones(4 * H, 1)
+        scale[2 * H : 3 * H] = 2.0  # the g rows doubled, as in _direction
+        b = self._folded_bias(k, d)
+        xw = F.linear(layer_in, _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0])  # (T, B, 4H)
+        w_hh = _ScaleRows.apply(self._param("weight_hh", k, d), scale)
+        ys, c = LSTMRecurrence.apply(xw, state[0], state[1], w_hh, d == 1)
         return ys, (ys[0] if d == 1 else ys[-1], c)
 
     def forward(

@@ -76,8 +76,8 @@ def test_benchmark_runs_and_prints_its_table():
         timeout=300,
     ).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and "tiny" in line]
-    assert len(rows) == 4  # RNN, GRU, LSTM oneDNN, LSTM native
-    assert all(line.count("×") == 2 for line in rows)
+    assert len(rows) == 8  # (RNN, GRU, LSTM oneDNN, LSTM native) x (autograd, hand)
+    assert all(line.count("×") == 2 for line in rows) and sum("| hand |" in line for line in rows) == 4
 
 
 def test_lm_benchmark_runs():
