@@ -132,30 +132,33 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = xw.shape
         H = G // 3
         w_hh_t = w_hh.t()
-        out, rzn, gh_n = xw.new_empty(T, B, H), xw.new_empty(T, B, G), xw.new_empty(T, B, H)  # what backward needs
+        out, n_all, rz_all = xw.new_empty(T, B, H), xw.new_empty(T, B, H), xw.new_empty(T, B, 2 * H)
+        gh = torch.empty_like(xw)  # h_{t-1} W_hhᵀ + b_hh of every step; all of it is what backward reads
         h = h0
-        for t in _order(T, reverse):  # the steps of rnnlab.cells.gru_step
-            gh = h.mm(w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)  # (B, 3H)
+        for t in _order(T, reverse):  # the steps of rnnlab.cells.gru_step, written where backward reads them
+            if b_hh is None:
+                torch.mm(h, w_hh_t, out=gh[t])  # (B, 3H)
+            else:
+                torch.addmm(b_hh, h, w_hh_t, out=gh[t])
             x_rz, x_n = xw[t].split([2 * H, H], 1)
-            h_rz, h_n = gh.split([2 * H, H], 1)
-            rz = torch.sigmoid(x_rz + h_rz)  # (B, 2H)
-            r, z = rz.chunk(2, 1)
-            n = torch.tanh(torch.addcmul(x_n, r, h_n))
+            h_rz, h_n = gh[t].split([2 * H, H], 1)
+            r, z = torch.sigmoid(x_rz + h_rz, out=rz_all[t]).chunk(2, 1)  # (B, H) each
+            n = torch.tanh(torch.addcmul(x_n, r, h_n), out=n_all[t])
             h = torch.lerp(n, h, z, out=out[t])
-            rzn[t, :, : 2 * H], rzn[t, :, 2 * H :], gh_n[t] = rz, n, h_n
-        ctx.save_for_backward(out, h0, w_hh, rzn, gh_n)
+        ctx.save_for_backward(out, h0, w_hh, rz_all, n_all, gh)
         ctx.reverse, ctx.has_bias = reverse, b_hh is not None
         return out
 
     @staticmethod
     def backward(ctx, d_out: Tensor):
         _refuse_double_backward()
-        out, h0, w_hh, rzn, gh_n = ctx.saved_tensors
+        out, h0, w_hh, rz_all, n_all, gh = ctx.saved_tensors
         T, B, H = out.shape
-        d_xw, d_hidden = torch.empty_like(rzn), torch.empty_like(rzn)  # [da_r, da_z, da_n], [.., .., da_n * r]
+        gh_n = gh[..., 2 * H :]  # h_{t-1} W_nᵀ + b_hn
+        d_xw, d_hidden = torch.empty_like(gh), torch.empty_like(gh)  # [da_r, da_z, da_n], [.., .., da_n * r]
         carry = torch.zeros_like(h0)
         for a, b in _blocks(T, ctx.reverse):
-            r, z, n = rzn[a:b].split(H, -1)
+            (r, z), n = rz_all[a:b].chunk(2, -1), n_all[a:b]
             kn = (1 - z) * (1 - n * n)  # da_n / g
             to_xw = torch.cat(
                 [kn * gh_n[a:b] * r * (1 - r), (_previous(out, h0, a, b, ctx.reverse) - n) * z * (1 - z), kn], -1

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from rnnlab.layers import set_forget_bias_  # the LSTM's forget-bias knob lives with the layers (tasks use it)
+
 __all__ = ["StateRecord", "record_states", "state_gradient_norms", "set_forget_bias_", "set_spectral_radius_"]
 
 
@@ -104,23 +106,6 @@ def state_gradient_norms(loss: Tensor, states: Sequence[Tensor], retain_graph: b
         raise ValueError(f"loss must be a scalar, got shape {tuple(loss.shape)}")
     grads = torch.autograd.grad(loss, list(states), retain_graph=retain_graph, allow_unused=True)
     return torch.tensor([0.0 if g is None else g.double().norm().item() for g in grads], dtype=torch.float64)
-
-
-@torch.no_grad()
-def set_forget_bias_(lstm: nn.Module, value: float) -> nn.Module:
-    """Make every forget gate start with bias ``value``: ``b_ih[f] = value``, ``b_hh[f] = 0``.
-
-    The forget gate sees ``b_ih + b_hh``; at torch's default init that sum is near 0, so
-    ``σ(f) ≈ 0.5`` halves the cell state's gradient at every step. Works on ``torch.nn.LSTM``
-    and ``rnnlab.LSTM`` alike (same parameter names); rows ``H:2H`` are the f block.
-    """
-    H = lstm.hidden_size
-    for name, p in lstm.named_parameters():
-        if name.startswith("bias_ih"):
-            p[H : 2 * H] = value
-        elif name.startswith("bias_hh"):
-            p[H : 2 * H] = 0.0
-    return lstm
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from torch import nn
 from rnnlab.classify import NameClassifier
 from rnnlab.labelling import MODEL_NAMES, build_model
 from rnnlab.lm import CharLM
+from rnnlab.memory import MemoryModel
 from rnnlab.parity import ParityModel
 from rnnlab.seq2seq import Seq2Seq
 from rnnlab.vocab import CharVocab
@@ -48,6 +49,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "names": NameClassifier,
     "seq2seq": Seq2Seq,
     "parity": ParityModel,
+    "memory": MemoryModel,
     **{name: functools.partial(build_model, name) for name in MODEL_NAMES},  # build_model(name, vocab_size, ...)
 }
 

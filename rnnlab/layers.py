@@ -42,7 +42,7 @@ from rnnlab.validation import (
     check_state_type,
 )
 
-__all__ = ["RNN", "LSTM", "GRU"]
+__all__ = ["RNN", "LSTM", "GRU", "set_forget_bias_"]
 
 State = tuple[Tensor, ...]  # (h,) or (h, c)
 
@@ -582,6 +582,23 @@ class GRU(_RNNBase):
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, Tensor]:
         return self._forward_single_state(input, hx)
+
+
+@torch.no_grad()
+def set_forget_bias_(lstm: nn.Module, value: float) -> nn.Module:
+    """Make every forget gate start with bias ``value``: ``b_ih[f] = value``, ``b_hh[f] = 0``.
+
+    The forget gate sees ``b_ih + b_hh``; at torch's default init that sum is near 0, so
+    ``σ(f) ≈ 0.5`` halves the cell state's gradient at every step. Works on ``torch.nn.LSTM``
+    and ``rnnlab.LSTM`` alike (same parameter names); rows ``H:2H`` are the f block.
+    """
+    H = lstm.hidden_size
+    for name, p in lstm.named_parameters():
+        if name.startswith("bias_ih"):
+            p[H : 2 * H] = value
+        elif name.startswith("bias_hh"):
+            p[H : 2 * H] = 0.0
+    return lstm
 
 
 allow_in_weights_only_load(RNN, LSTM, GRU)

@@ -47,6 +47,7 @@ __all__ = [
     "Where",
     "stopping",
     "check_finite",
+    "train_on_fresh_batches",
 ]
 
 
@@ -227,3 +228,47 @@ def stopping(history: Record, unit: str, model: nn.Module | None = None) -> Iter
     except KeyboardInterrupt as e:
         stop = e if isinstance(e, TrainingInterrupted) else TrainingInterrupted()
         raise stop.at(where, history) from None
+
+
+def train_on_fresh_batches(
+    model: nn.Module,
+    history: Record,
+    *,
+    steps: int,
+    batch: Callable[[torch.Generator], tuple[Tensor, Tensor]],
+    loss: Callable[[nn.Module, Tensor, Tensor], Tensor],
+    measure: Callable[[], Any],
+    eval_every: int,
+    lr: float,
+    clip: float | None,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "train",
+) -> Record:
+    """The loop of the synthetic tasks (notebook 13's parity, 08b's memory): every step a fresh batch.
+
+    ``batch(generator)`` draws ``(x, y)`` on the CPU from a generator seeded with ``seed`` (the same data on any
+    device); ``loss(model, x, y)`` is the step's loss (Adam, ``clip`` on the gradient norm). Every ``eval_every``
+    steps and after the last, ``history`` gets the step, the mean loss since the last evaluation, and
+    ``measure()`` in its ``accuracy`` field. Divergence and Ctrl-C stop it as :func:`stopping` says.
+    """
+    from tqdm.auto import tqdm
+
+    device = device_of(model)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    since, count = 0.0, 0
+    model.train()
+    with stopping(history, "step", model) as where:
+        for step in tqdm(range(1, steps + 1), disable=not progress, desc=desc, leave=False):
+            where.count = step
+            x, y = batch(gen)
+            value = loss(model, x.to(device), y.to(device))
+            optimizer_step(model, opt, value, clip)
+            since, count = since + value.item(), count + 1
+            if step % eval_every == 0 or step == steps:
+                history.step.append(step)
+                history.loss.append(since / count)
+                history.accuracy.append(measure())
+                since, count = 0.0, 0
+    return history

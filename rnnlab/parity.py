@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.layers import GRU, LSTM
-from rnnlab.loop import Record, configured, device_of, evaluating, optimizer_step, stopping
+from rnnlab.loop import Record, configured, device_of, evaluating, train_on_fresh_batches
 from rnnlab.minimal import MinGRU, MinLSTM
 from rnnlab.validation import one_of, positive_ints, positive_number
 
@@ -125,26 +125,17 @@ def train_parity(model: nn.Module, config: ParityConfig | None = None, *, seed: 
     any device); the evaluation strings from :func:`parity_accuracy`'s own fixed seed.
     """
     cfg = configured(ParityConfig, config, overrides)
-    device = device_of(model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(seed)
-    history = ParityHistory()
-
-    from tqdm.auto import tqdm
-
-    since, count = 0.0, 0
-    model.train()
-    with stopping(history, "step", model) as where:
-        for step in tqdm(range(1, cfg.steps + 1), disable=not cfg.progress, desc="parity", leave=False):
-            where.count = step
-            bits, parity = parity_batch(cfg.batch_size, cfg.length, gen)
-            logits = model(bits.to(device))  # (T, B, 2)
-            loss = F.cross_entropy(logits.reshape(-1, 2), parity.to(device).reshape(-1))
-            optimizer_step(model, opt, loss, cfg.clip)
-            since, count = since + loss.item(), count + 1
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                history.step.append(step)
-                history.loss.append(since / count)
-                history.accuracy.append([parity_accuracy(model, n, cfg.eval_size) for n in cfg.eval_lengths])
-                since, count = 0.0, 0
-    return history
+    return train_on_fresh_batches(
+        model,
+        ParityHistory(),
+        steps=cfg.steps,
+        batch=lambda gen: parity_batch(cfg.batch_size, cfg.length, gen),
+        loss=lambda m, bits, parity: F.cross_entropy(m(bits).reshape(-1, 2), parity.reshape(-1)),
+        measure=lambda: [parity_accuracy(model, n, cfg.eval_size) for n in cfg.eval_lengths],
+        eval_every=cfg.eval_every,
+        lr=cfg.lr,
+        clip=cfg.clip,
+        seed=seed,
+        progress=cfg.progress,
+        desc="parity",
+    )

@@ -22,6 +22,7 @@ LAYERS = {
     "rnnlab.cells": 0,
     "rnnlab.layers": 0,
     "rnnlab.minimal": 0,
+    "rnnlab.backward": 0,
     "rnnlab.testing": 0,
     "rnnlab.vocab": 1,
     "rnnlab.loop": 1,
@@ -30,6 +31,7 @@ LAYERS = {
     "rnnlab.classify": 2,
     "rnnlab.seq2seq": 2,
     "rnnlab.parity": 2,
+    "rnnlab.memory": 2,
     "rnnlab.checkpoint": 3,
     "rnnlab.cli": 3,
     "rnnlab.checks": 4,
@@ -39,7 +41,7 @@ LAYERS = {
     "rnnlab": 5,  # the package's own __init__ and __main__ re-export from below
     "rnnlab.__main__": 5,
 }
-TASKS = {"rnnlab.labelling", "rnnlab.lm", "rnnlab.classify", "rnnlab.seq2seq", "rnnlab.parity"}
+TASKS = {"rnnlab.labelling", "rnnlab.lm", "rnnlab.classify", "rnnlab.seq2seq", "rnnlab.parity", "rnnlab.memory"}
 OLD_PATHS = {"rnnlab.data", "rnnlab.models", "rnnlab.train"}  # re-export only, for learners' old copies
 SHIMS = OLD_PATHS | {"rnnlab._moved"}
 

@@ -34,6 +34,7 @@ def test_course_notebooks_exist_in_order():
         "06_options_in_depth",
         "07_mistakes_clinic",
         "08_training_through_time",
+        "08b_backprop_by_hand",
         "09_char_language_model",
         "10_classify_sequences",
         "11_encoder_decoder",
@@ -47,7 +48,7 @@ def test_notebook_conventions(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ·")
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem.split('_')[0]} ·")
     assert "After this notebook you can" in first.source, "learning goals at the top"
     assert "Summary" in nb.cells[-1].source
     setup = code_cells(nb)[0].source

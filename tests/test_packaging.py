@@ -143,7 +143,7 @@ def test_the_built_wheel_holds_every_subpackage_and_runs(tmp_path):
     help_ = subprocess.run(
         [sys.executable, "-S", "-m", "rnnlab", "--help"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
-    assert help_.returncode == 0 and "{train,lm,names,seq2seq,parity}" in help_.stdout, help_.stderr
+    assert help_.returncode == 0 and "{train,lm,names,seq2seq,parity,memory}" in help_.stdout, help_.stderr
 
 
 def test_parallel_benchmark_runs_and_writes_what_notebook_13_reads(tmp_path):

@@ -46,7 +46,7 @@ LANGS = {"zh-CN": "简体中文"}
 
 
 def numbered() -> list[pathlib.Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]*.ipynb"))
 
 
 def po_path(notebook: pathlib.Path, lang: str) -> pathlib.Path:

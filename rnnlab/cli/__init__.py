@@ -14,7 +14,7 @@ bits per character next to the baselines; ``python -m rnnlab lm sample --checkpo
 languages; ``python -m rnnlab seq2seq train --task dates --save dates.pt`` trains notebook 11's
 encoder–decoder and ``python -m rnnlab seq2seq run --checkpoint dates.pt "3 March 2021"``
 decodes new inputs. ``python -m rnnlab parity train --kind mingru`` runs notebook 13's state-tracking
-probe.
+probe; ``python -m rnnlab memory train --kind lstm --delay 50`` notebook 08b's long-memory task.
 
 Progress goes to stderr. Exit codes: 0 done; 2 refused (bad arguments, a file that is not a
 checkpoint, data not installed: one line, no traceback); 1 training diverged (NaN or infinite
@@ -33,12 +33,12 @@ import signal
 import sys
 import threading
 
-from rnnlab.cli import common, labelling, lm, names, parity, seq2seq
+from rnnlab.cli import common, labelling, lm, memory, names, parity, seq2seq
 from rnnlab.loop import DataUnavailable
 
 __all__ = ["main", "parser"]
 
-TASKS = (labelling, lm, names, seq2seq, parity)  # each registers its subcommands
+TASKS = (labelling, lm, names, seq2seq, parity, memory)  # each registers its subcommands
 
 
 def parser() -> argparse.ArgumentParser:
