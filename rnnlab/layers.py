@@ -226,12 +226,20 @@ class _RNNBase(TorchCompat, nn.Module):
         b_ih, b_hh = self._param("bias_ih", k, d), self._param("bias_hh", k, d)
         return None if b_ih is None else b_ih + b_hh
 
-    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
-        """What layer ``k``, direction ``d`` runs: ``(W_ih, b, step)``.
+    def _input_projection(self, k: int, d: int) -> tuple[Tensor, Tensor | None]:
+        """``(W_ih, b)`` of layer ``k``, direction ``d``: ``x @ W_ih.T + b`` is the input projection of every
+        time step, one matmul, whichever path then runs the loop."""
+        raise NotImplementedError
 
-        ``x @ W_ih.T + b`` is the input projection of every time step (one matmul), and
-        ``step(xw_t, state) -> state`` advances one time step, with its hidden weights bound.
-        """
+    def _step(self, k: int, d: int) -> Step:
+        """``step(xw_t, state) -> state``: one time step of layer ``k``, direction ``d``, hidden weights bound
+        (the autograd path)."""
+        raise NotImplementedError
+
+    def _recurrence(self, k: int, d: int, xw: Tensor, state: State) -> tuple[Tensor, State]:
+        """The whole loop of layer ``k``, direction ``d`` as one :mod:`rnnlab.backward` node, from the input
+        projection ``xw`` ``(T, B, G)``: every output ``(T, B, H)`` and the final state (the last step's, or
+        step 0's for the backward direction)."""
         raise NotImplementedError
 
     # -- forward: prepare -> layer stack -> restore ---------------------------------------
@@ -288,15 +296,16 @@ class _RNNBase(TorchCompat, nn.Module):
             outs = []
             for d in range(D):
                 state = tuple(s[k * D + d] for s in batch.hx)
+                xw = F.linear(layer_in, *self._input_projection(k, d))  # (T, B, gate_rows), or packed (N, ·)
                 if self._hand_path(batch):
-                    ys, final = self._recurrence(k, d, layer_in, state)  # (T, B, P), State
+                    ys, final = self._recurrence(k, d, xw, state)  # (T, B, P), State
                     outs.append(ys)
                     finals.append(final)
                     continue
-                w_ih, b, step = self._direction(k, d)
-                xw = batch.steps(F.linear(layer_in, w_ih, b))  # T x (B_t, gate_rows)
                 scan = _scan_backward if d == 1 else _scan_forward
-                ys, final, states = scan(xw, state, step, keep=self._state_recorder is not None)
+                ys, final, states = scan(
+                    batch.steps(xw), state, self._step(k, d), keep=self._state_recorder is not None
+                )
                 if self._state_recorder is not None:
                     self._state_recorder.append(states)  # T x State, for layer k, direction d
                 outs.append(batch.join(ys))  # (T, B, P) or packed (N, P)
@@ -311,11 +320,6 @@ class _RNNBase(TorchCompat, nn.Module):
         """Whether this forward takes the hand-written backward (see ``hand_backward``)."""
         plain = batch.batch_sizes is None and self.proj_size == 0 and self._state_recorder is None
         return self.hand_backward and plain and torch.is_grad_enabled()  # no graph wanted: the plain loop
-
-    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
-        """Layer ``k``, direction ``d`` by :mod:`rnnlab.backward`: every output ``(T, B, H)`` and the final
-        state (the last step's, or step 0's for the backward direction)."""
-        raise NotImplementedError
 
     def _restore(self, batch: _Batch, output: Tensor, h_n: State):
         """Back to the caller's layout: batch order, batch_first, unbatched, PackedSequence."""
@@ -438,16 +442,18 @@ class RNN(_RNNBase):
         shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__(mode, *shared, proj_size=0, device=device, dtype=dtype)
 
-    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
+    def _input_projection(self, k: int, d: int) -> tuple[Tensor, Tensor | None]:
+        return self._param("weight_ih", k, d), self._folded_bias(k, d)
+
+    def _step(self, k: int, d: int) -> Step:
         w_hh_t, act = self._param("weight_hh", k, d).t(), self.nonlinearity  # (H, H)
 
         def step(xw_t: Tensor, state: State) -> State:
             return (rnn_step(xw_t, state[0], w_hh_t, act),)
 
-        return self._param("weight_ih", k, d), self._folded_bias(k, d), step
+        return step
 
-    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
-        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._folded_bias(k, d))  # (T, B, H)
+    def _recurrence(self, k: int, d: int, xw: Tensor, state: State) -> tuple[Tensor, State]:
         relu = self.nonlinearity == "relu"
         ys = RNNRecurrence.apply(xw, state[0], self._param("weight_hh", k, d), relu, d == 1)
         return ys, (ys[0] if d == 1 else ys[-1],)
@@ -494,29 +500,31 @@ class LSTM(_RNNBase):
         shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__("LSTM", *shared, proj_size=proj_size, device=device, dtype=dtype)
 
-    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
-        # The g rows doubled once per forward, so each step needs one sigmoid for all four
-        # gates (tanh(g) = 2σ(2g) - 1, see lstm_step's g_doubled).
-        H, w_ih = self.hidden_size, self._param("weight_ih", k, d)
-        scale = w_ih.new_ones(4 * H, 1)
+    # The g rows of W_ih, b and W_hh doubled once per forward, so each step needs one sigmoid for all four
+    # gates (tanh(g) = 2σ(2g) - 1, see lstm_step's g_doubled); both paths read the doubled rows.
+    def _g_doubled(self, w: Tensor) -> Tensor:
+        """``w`` (``(4H, ·)``) with its g rows times 2; ``w`` itself stays among the saved tensors."""
+        H = self.hidden_size
+        scale = w.new_ones(4 * H, 1)
         scale[2 * H : 3 * H] = 2.0
+        return _ScaleRows.apply(w, scale)
+
+    def _input_projection(self, k: int, d: int) -> tuple[Tensor, Tensor | None]:
+        b = self._folded_bias(k, d)
+        return self._g_doubled(self._param("weight_ih", k, d)), None if b is None else self._g_doubled(b[:, None])[:, 0]
+
+    def _step(self, k: int, d: int) -> Step:
         w_hr = self._param("weight_hr", k, d)  # None without projection
         w_hr_t = None if w_hr is None else w_hr.t()  # (H, P)
-        w_hh_t = _ScaleRows.apply(self._param("weight_hh", k, d), scale).t()  # (P, 4H)
-        b = self._folded_bias(k, d)
+        w_hh_t = self._g_doubled(self._param("weight_hh", k, d)).t()  # (P, 4H)
 
         def step(xw_t: Tensor, state: State) -> State:
             return lstm_step(xw_t, state[0], state[1], w_hh_t, w_hr_t, g_doubled=True)
 
-        return _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0], step
+        return step
 
-    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
-        H, w_ih = self.hidden_size, self._param("weight_ih", k, d)
-        scale = w_ih.new_ones(4 * H, 1)
-        scale[2 * H : 3 * H] = 2.0  # the g rows doubled, as in _direction
-        b = self._folded_bias(k, d)
-        xw = F.linear(layer_in, _ScaleRows.apply(w_ih, scale), None if b is None else b * scale[:, 0])  # (T, B, 4H)
-        w_hh = _ScaleRows.apply(self._param("weight_hh", k, d), scale)
+    def _recurrence(self, k: int, d: int, xw: Tensor, state: State) -> tuple[Tensor, State]:
+        w_hh = self._g_doubled(self._param("weight_hh", k, d))
         ys, c = LSTMRecurrence.apply(xw, state[0], state[1], w_hh, d == 1)
         return ys, (ys[0] if d == 1 else ys[-1], c)
 
@@ -564,17 +572,19 @@ class GRU(_RNNBase):
         shared = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__("GRU", *shared, proj_size=0, device=device, dtype=dtype)
 
-    def _direction(self, k: int, d: int) -> tuple[Tensor, Tensor | None, Step]:
-        b_hh = self._param("bias_hh", k, d)  # stays in the step: b_hn sits inside r * (...)
+    def _input_projection(self, k: int, d: int) -> tuple[Tensor, Tensor | None]:
+        return self._param("weight_ih", k, d), self._param("bias_ih", k, d)  # b_hh stays in the step
+
+    def _step(self, k: int, d: int) -> Step:
+        b_hh = self._param("bias_hh", k, d)  # b_hn sits inside r * (...)
         w_hh_t = self._param("weight_hh", k, d).t()  # (H, 3H)
 
         def step(xw_t: Tensor, state: State) -> State:
             return (gru_step(xw_t, state[0], w_hh_t, b_hh),)
 
-        return self._param("weight_ih", k, d), self._param("bias_ih", k, d), step
+        return step
 
-    def _recurrence(self, k: int, d: int, layer_in: Tensor, state: State) -> tuple[Tensor, State]:
-        xw = F.linear(layer_in, self._param("weight_ih", k, d), self._param("bias_ih", k, d))  # (T, B, 3H)
+    def _recurrence(self, k: int, d: int, xw: Tensor, state: State) -> tuple[Tensor, State]:
         ys = GRURecurrence.apply(xw, state[0], self._param("weight_hh", k, d), self._param("bias_hh", k, d), d == 1)
         return ys, (ys[0] if d == 1 else ys[-1],)
 

@@ -337,13 +337,12 @@ class LMConfig:
 
 @dataclass
 class LMHistory(Record):
-    """What :func:`train_lm` measured: at each evaluation, the step, the characters seen, the
-    training seconds so far (optimizer steps only: evaluations are not counted), the mean training
-    loss since the previous evaluation and the validation loss (bits/char)."""
+    """What :func:`train_lm` measured: at each evaluation, the step, the characters seen, the mean
+    training loss since the previous evaluation and the validation loss (bits/char). A seed gives the
+    same history again (wall-clock times go to ``train_lm``'s ``timings`` instead)."""
 
     step: list[int] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
     train_bpc: list[float] = field(default_factory=list)
     val_bpc: list[float] = field(default_factory=list)
 
@@ -355,6 +354,7 @@ def train_lm(
     config: LMConfig | None = None,
     *,
     on_eval: Callback | None = None,
+    timings: list[float] | None = None,
     **overrides,
 ) -> LMHistory:
     """Train a character LM with truncated BPTT (Adam, clipping) and return its history.
@@ -364,6 +364,8 @@ def train_lm(
         train_ids, val_ids: ``(N,)`` indices of the training and validation text.
         config: an :class:`LMConfig`; keyword ``overrides`` replace its fields.
         on_eval: called as ``on_eval(step, history)`` after each evaluation (1-based steps).
+        timings: a list that receives, at each evaluation, the training seconds so far (optimizer steps
+            only: evaluations are not counted), for comparisons at equal wall-clock time (notebook 13).
     """
     cfg = configured(LMConfig, config, overrides)
     device = device_of(model)
@@ -393,7 +395,8 @@ def train_lm(
                     if device.type == "cuda":
                         torch.cuda.synchronize(device)
                     seconds += time.perf_counter() - started
-                    history.seconds.append(round(seconds, 3))
+                    if timings is not None:
+                        timings.append(round(seconds, 3))
                     history.step.append(step)
                     history.chars.append(chars)
                     history.train_bpc.append(since / since_chars / LN2)

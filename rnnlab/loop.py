@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.validation import positive_ints, positive_number
+
 __all__ = [
     "set_seed",
     "get_device",
@@ -47,6 +49,8 @@ __all__ = [
     "Where",
     "stopping",
     "check_finite",
+    "FreshBatchConfig",
+    "FreshBatchHistory",
     "train_on_fresh_batches",
 ]
 
@@ -230,43 +234,78 @@ def stopping(history: Record, unit: str, model: nn.Module | None = None) -> Iter
         raise stop.at(where, history) from None
 
 
+@dataclasses.dataclass
+class FreshBatchConfig:
+    """What the synthetic tasks' training shares (notebook 13's parity, 08b's memory): every step a fresh batch.
+
+    Attributes:
+        steps: optimizer steps (Adam).
+        batch_size: examples per batch.
+        lr, clip: Adam's learning rate and the max gradient norm (None: no clipping).
+        eval_every: measure every this many steps (and after the last).
+        eval_size: held-out examples per measurement (the same ones every time: a fixed generator).
+        progress: show a ``tqdm.auto`` bar.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-3
+    clip: float | None = 1.0
+    eval_every: int = 100
+    eval_size: int = 512
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        positive_ints(
+            steps=self.steps, batch_size=self.batch_size, eval_every=self.eval_every, eval_size=self.eval_size
+        )
+        positive_number("lr", self.lr)
+        positive_number("clip", self.clip, optional=True)
+
+
+@dataclasses.dataclass
+class FreshBatchHistory(Record):
+    """At each evaluation: the step, the mean training loss since the previous one, and what the task measures."""
+
+    step: list[int] = dataclasses.field(default_factory=list)
+    loss: list[float] = dataclasses.field(default_factory=list)
+    accuracy: list = dataclasses.field(default_factory=list)
+
+
 def train_on_fresh_batches(
     model: nn.Module,
-    history: Record,
+    history: FreshBatchHistory,
+    config: FreshBatchConfig,
     *,
-    steps: int,
     batch: Callable[[torch.Generator], tuple[Tensor, Tensor]],
     loss: Callable[[nn.Module, Tensor, Tensor], Tensor],
     measure: Callable[[], Any],
-    eval_every: int,
-    lr: float,
-    clip: float | None,
     seed: int = 0,
-    progress: bool = True,
     desc: str = "train",
-) -> Record:
-    """The loop of the synthetic tasks (notebook 13's parity, 08b's memory): every step a fresh batch.
+) -> FreshBatchHistory:
+    """The loop of the synthetic tasks: every step a fresh batch.
 
     ``batch(generator)`` draws ``(x, y)`` on the CPU from a generator seeded with ``seed`` (the same data on any
-    device); ``loss(model, x, y)`` is the step's loss (Adam, ``clip`` on the gradient norm). Every ``eval_every``
-    steps and after the last, ``history`` gets the step, the mean loss since the last evaluation, and
-    ``measure()`` in its ``accuracy`` field. Divergence and Ctrl-C stop it as :func:`stopping` says.
+    device); ``loss(model, x, y)`` is the step's loss (Adam at ``config.lr``, ``config.clip`` on the gradient
+    norm). Every ``config.eval_every`` steps and after the last, ``history`` gets the step, the mean loss since
+    the last evaluation, and ``measure()`` in its ``accuracy`` field. Divergence and Ctrl-C stop it as
+    :func:`stopping` says.
     """
     from tqdm.auto import tqdm
 
     device = device_of(model)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(seed)
     since, count = 0.0, 0
     model.train()
     with stopping(history, "step", model) as where:
-        for step in tqdm(range(1, steps + 1), disable=not progress, desc=desc, leave=False):
+        for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc=desc, leave=False):
             where.count = step
             x, y = batch(gen)
             value = loss(model, x.to(device), y.to(device))
-            optimizer_step(model, opt, value, clip)
+            optimizer_step(model, opt, value, config.clip)
             since, count = since + value.item(), count + 1
-            if step % eval_every == 0 or step == steps:
+            if step % config.eval_every == 0 or step == config.steps:
                 history.step.append(step)
                 history.loss.append(since / count)
                 history.accuracy.append(measure())

@@ -9,15 +9,15 @@ gates start at bias 3 (``σ(3) ≈ 0.95``: the cell state is kept, and its gradi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.layers import GRU, LSTM, RNN, set_forget_bias_
-from rnnlab.loop import Record, configured, device_of, evaluating, train_on_fresh_batches
-from rnnlab.validation import one_of, positive_ints, positive_number
+from rnnlab.loop import FreshBatchConfig, FreshBatchHistory, configured, device_of, evaluating, train_on_fresh_batches
+from rnnlab.validation import one_of, positive_ints
 
 __all__ = ["first_symbol_batch", "MemoryModel", "MemoryConfig", "MemoryHistory", "memory_accuracy", "train_memory"]
 
@@ -64,41 +64,26 @@ class MemoryModel(nn.Module):
 
 
 @dataclass
-class MemoryConfig:
-    """Settings of :func:`train_memory`.
+class MemoryConfig(FreshBatchConfig):
+    """Settings of :func:`train_memory`: those of :class:`~rnnlab.loop.FreshBatchConfig` (steps, batch_size,
+    lr, clip, eval_every, eval_size: held-out sequences, progress), with their defaults for this task, and
 
     Attributes:
         delay: ``D``, the steps between the symbol and the question.
-        steps, batch_size, lr, clip: Adam's steps on fresh batches, their size, the learning rate, the max
-            gradient norm (None: no clipping).
-        eval_every, eval_size: measure held-out accuracy every this many steps (and after the last), on this
-            many fixed sequences.
-        progress: show a ``tqdm.auto`` bar.
     """
 
     delay: int = 20
     steps: int = 1500
-    batch_size: int = 64
-    lr: float = 3e-3
-    clip: float | None = 1.0
     eval_every: int = 250
     eval_size: int = 1000
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        positive_ints(delay=self.delay, steps=self.steps, batch_size=self.batch_size, eval_every=self.eval_every)
-        positive_ints(eval_size=self.eval_size)
-        positive_number("lr", self.lr)
-        positive_number("clip", self.clip, optional=True)
+        super().__post_init__()
+        positive_ints(delay=self.delay)
 
 
-@dataclass
-class MemoryHistory(Record):
+class MemoryHistory(FreshBatchHistory):
     """At each evaluation: the step, the mean training loss since the last one, and held-out accuracy."""
-
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
 
 
 def memory_accuracy(model: MemoryModel, delay: int, size: int = 1000, seed: int = 12345) -> float:
@@ -118,14 +103,10 @@ def train_memory(
     return train_on_fresh_batches(
         model,
         MemoryHistory(),
-        steps=cfg.steps,
+        cfg,
         batch=lambda gen: first_symbol_batch(cfg.batch_size, cfg.delay, K, gen),
         loss=lambda m, x, y: F.cross_entropy(m(x), y),
         measure=lambda: memory_accuracy(model, cfg.delay, cfg.eval_size),
-        eval_every=cfg.eval_every,
-        lr=cfg.lr,
-        clip=cfg.clip,
         seed=seed,
-        progress=cfg.progress,
         desc="memory",
     )

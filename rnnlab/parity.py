@@ -13,16 +13,16 @@ measures the *final* bit's accuracy on strings of other lengths (chance: 50 %).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.layers import GRU, LSTM
-from rnnlab.loop import Record, configured, device_of, evaluating, train_on_fresh_batches
+from rnnlab.loop import FreshBatchConfig, FreshBatchHistory, configured, device_of, evaluating, train_on_fresh_batches
 from rnnlab.minimal import MinGRU, MinLSTM
-from rnnlab.validation import one_of, positive_ints, positive_number
+from rnnlab.validation import one_of, positive_ints
 
 __all__ = [
     "parity_batch",
@@ -65,48 +65,30 @@ class ParityModel(nn.Module):
 
 
 @dataclass
-class ParityConfig:
-    """Settings of :func:`train_parity`.
+class ParityConfig(FreshBatchConfig):
+    """Settings of :func:`train_parity`: those of :class:`~rnnlab.loop.FreshBatchConfig` (steps, batch_size,
+    lr, clip, eval_every, eval_size: strings per length, progress), and
 
     Attributes:
-        steps: optimizer steps (Adam), each on a fresh batch.
-        batch_size, length: strings per batch and their length in training.
-        lr, clip: Adam's learning rate and the max gradient norm (None: no clipping).
-        eval_every: measure every this many steps (and after the last).
+        length: bits per training string.
         eval_lengths: the string lengths at which the final bit's accuracy is measured.
-        eval_size: strings per length (the same strings at every evaluation: a fixed generator).
-        progress: show a ``tqdm.auto`` bar.
     """
 
-    steps: int = 1000
-    batch_size: int = 64
     length: int = 16
-    lr: float = 3e-3
-    clip: float | None = 1.0
-    eval_every: int = 100
     eval_lengths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
-    eval_size: int = 512
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        positive_ints(steps=self.steps, batch_size=self.batch_size, length=self.length, eval_every=self.eval_every)
-        positive_ints(eval_size=self.eval_size)
-        positive_number("lr", self.lr)
-        positive_number("clip", self.clip, optional=True)
+        super().__post_init__()
+        positive_ints(length=self.length)
         self.eval_lengths = tuple(self.eval_lengths)
         if not self.eval_lengths:
             raise ValueError("eval_lengths must name at least one length")
         positive_ints(**{f"eval_lengths[{i}]": n for i, n in enumerate(self.eval_lengths)})
 
 
-@dataclass
-class ParityHistory(Record):
+class ParityHistory(FreshBatchHistory):
     """At each evaluation: the step, the mean training loss since the last one (nats per bit), and the final
     bit's accuracy at every ``eval_lengths`` length (a list in that order)."""
-
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[list[float]] = field(default_factory=list)
 
 
 def parity_accuracy(model: nn.Module, length: int, size: int = 512, seed: int = 0) -> float:
@@ -128,14 +110,10 @@ def train_parity(model: nn.Module, config: ParityConfig | None = None, *, seed: 
     return train_on_fresh_batches(
         model,
         ParityHistory(),
-        steps=cfg.steps,
+        cfg,
         batch=lambda gen: parity_batch(cfg.batch_size, cfg.length, gen),
         loss=lambda m, bits, parity: F.cross_entropy(m(bits).reshape(-1, 2), parity.reshape(-1)),
         measure=lambda: [parity_accuracy(model, n, cfg.eval_size) for n in cfg.eval_lengths],
-        eval_every=cfg.eval_every,
-        lr=cfg.lr,
-        clip=cfg.clip,
         seed=seed,
-        progress=cfg.progress,
         desc="parity",
     )

@@ -65,7 +65,7 @@ def test_step_slips_are_named_and_shapes_checked():
         dz = dh * (1 - h**2)
         return dz @ W_ih, dz @ W_hh, x.T @ dz, dz.T @ h_prev, dz.sum(0)
 
-    with pytest.raises(CheckFailed, match="dW_ih should have shape \\(5, 4\\), got \\(4, 5\\)"):
+    with pytest.raises(CheckFailed, match="expected dW_ih of shape \\(5, 4\\), got \\(4, 5\\)"):
         check_rnn_step_backward(transposed)
     with pytest.raises(CheckFailed, match="must return five gradients"):
         check_rnn_step_backward(lambda *a: rnn_step_backward(*a)[:4])

@@ -157,3 +157,17 @@ def _seeded(seed: int) -> Iterator[None]:
 
 def _shape(t) -> str:
     return str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__
+
+
+def _require_shape(name: str, what: str, got, want: Tensor) -> None:
+    """The learner's result must be a tensor of ``want``'s shape."""
+    if not isinstance(got, Tensor) or got.shape != want.shape:
+        raise CheckFailed(
+            tr(
+                "{name}: expected {what} of shape {want}, got {got}",
+                name=name,
+                what=what,
+                want=tuple(want.shape),
+                got=_shape(got),
+            )
+        )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same, _shape, diagnosis
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _require_shape, _same, _shape, diagnosis
 from rnnlab.checks._i18n import tr
 
 NAMES = ("dx", "dh_prev", "dW_ih", "dW_hh", "db")
@@ -130,16 +130,7 @@ def _compare(name: str, got, want, mistakes: dict[str, Callable[[], object]], ca
             tr("{name} must return five gradients (dx, dh_prev, dW_ih, dW_hh, db), got {got}", name=name, got=count)
         )
     for what, g, w in zip(NAMES, got, want):
-        if not isinstance(g, Tensor) or g.shape != w.shape:
-            raise CheckFailed(
-                tr(
-                    "{name}: {what} should have shape {want}, got {got}",
-                    name=name,
-                    what=what,
-                    want=tuple(w.shape),
-                    got=_shape(g),
-                )
-            )
+        _require_shape(name, what, g, w)
     if _same(list(got), list(want)):
         return
     wrong = [what for what, g, w in zip(NAMES, got, want) if not _same(g, w)]

@@ -7,22 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same, _shape, diagnosis
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _require_shape, _same, diagnosis
 from rnnlab.checks._i18n import tr
-
-
-def _require_shape(name: str, what: str, got, want: Tensor) -> None:
-    """The learner's result must be a tensor of ``want``'s shape."""
-    if not isinstance(got, Tensor) or got.shape != want.shape:
-        raise CheckFailed(
-            tr(
-                "{name}: expected {what} of shape {want}, got {got}",
-                name=name,
-                what=what,
-                want=tuple(want.shape),
-                got=_shape(got),
-            )
-        )
 
 
 def _min_gru_reference(x: Tensor, h: Tensor, weight: Tensor, bias: Tensor, swap=False, candidate="g", rows="zh"):

@@ -98,7 +98,15 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     )
     config = config_from(LMConfig, args)
     base = baselines(train_ids, val_ids, len(vocab))
-    history = train_run(args, model, vocab, lambda: train_lm(model, train_ids, val_ids, config), baselines=base)
+    timings: list[float] = []  # training seconds at each evaluation: stored beside the history, as a measure
+    history = train_run(
+        args,
+        model,
+        vocab,
+        lambda: train_lm(model, train_ids, val_ids, config, timings=timings),
+        baselines=base,
+        evaluate=lambda: {"training_seconds": timings},
+    )
     if isinstance(history, int):
         return history
     print(
