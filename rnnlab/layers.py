@@ -502,16 +502,20 @@ class LSTM(_RNNBase):
 
     # The g rows of W_ih, b and W_hh doubled once per forward, so each step needs one sigmoid for all four
     # gates (tanh(g) = 2σ(2g) - 1, see lstm_step's g_doubled); both paths read the doubled rows.
-    def _g_doubled(self, w: Tensor) -> Tensor:
-        """``w`` (``(4H, ·)``) with its g rows times 2; ``w`` itself stays among the saved tensors."""
+    def _g_scale(self, like: Tensor) -> Tensor:
+        """``(4H, 1)``: 1 on the i, f, o rows, 2 on the g rows."""
         H = self.hidden_size
-        scale = w.new_ones(4 * H, 1)
+        scale = like.new_ones(4 * H, 1)
         scale[2 * H : 3 * H] = 2.0
-        return _ScaleRows.apply(w, scale)
+        return scale
+
+    def _g_doubled(self, w: Tensor) -> Tensor:
+        """The weight ``w`` (``(4H, ·)``) with its g rows times 2; ``w`` itself stays among the saved tensors."""
+        return _ScaleRows.apply(w, self._g_scale(w))
 
     def _input_projection(self, k: int, d: int) -> tuple[Tensor, Tensor | None]:
-        b = self._folded_bias(k, d)
-        return self._g_doubled(self._param("weight_ih", k, d)), None if b is None else self._g_doubled(b[:, None])[:, 0]
+        w_ih, b = self._param("weight_ih", k, d), self._folded_bias(k, d)
+        return self._g_doubled(w_ih), None if b is None else b * self._g_scale(b)[:, 0]
 
     def _step(self, k: int, d: int) -> Step:
         w_hr = self._param("weight_hr", k, d)  # None without projection
