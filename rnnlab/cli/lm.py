@@ -1,9 +1,11 @@
 """``python -m rnnlab lm train`` trains notebook 09's character language model on the Python
-documentation's text (shipped with Python, no download); ``lm sample`` continues a prompt."""
+documentation's text (shipped with Python, no download) or on your own UTF-8 file
+(``--text-file``); ``lm sample`` continues a prompt."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
@@ -22,10 +24,12 @@ from rnnlab.cli.common import (
     warn_worse_than_uniform,
 )
 from rnnlab.lm import (
+    MIN_TEXT_CHARS,
     CharLM,
     LMConfig,
     baselines,
     python_docs_text,
+    read_text_file,
     sample_stream,
     split_text,
     train_lm,
@@ -49,11 +53,19 @@ def register(sub) -> None:
         description="Train Embedding -> LSTM/GRU/RNN -> Linear on pydoc_data.topics "
         "(about 465k characters that ship with Python) with truncated BPTT.",
     )
-    tr.add_argument(
+    source = tr.add_mutually_exclusive_group()
+    source.add_argument(
         "--text",
         choices=("docs", "zen"),
         default="docs",
         help="docs: the Python reference's help topics (default); zen: the Zen of Python",
+    )
+    source.add_argument(
+        "--text-file",
+        metavar="PATH",
+        default=None,
+        help="train on your own UTF-8 text instead (any language: the vocabulary is every character it uses; "
+        f"at least {MIN_TEXT_CHARS:,} characters; the last tenth validates)",
     )
     tr.add_argument(
         "--kind",
@@ -70,7 +82,11 @@ def register(sub) -> None:
     tr.set_defaults(handler=_lm_train, parser=tr)
     sa = lm_sub.add_parser("sample", help="continue a prompt with a trained model")
     sa.add_argument("--checkpoint", required=True, metavar="PATH")
-    sa.add_argument("--prompt", default="The ")
+    sa.add_argument(
+        "--prompt",
+        default=None,
+        help='the text to continue (default: "The " when the model knows those characters, else a newline)',
+    )
     sa.add_argument(
         "--length",
         type=int_in(1, MAX_LENGTH),
@@ -88,9 +104,17 @@ MAX_LENGTH = 100_000
 
 def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     check_outputs(ap, args)
-    text = python_docs_text() if args.text == "docs" else zen_of_python()
+    if args.text_file is not None:
+        try:
+            text = read_text_file(args.text_file)
+        except ValueError as e:  # the file, not the command line, is wrong: one line, no usage
+            ap.exit(2, f"{ap.prog}: error: --text-file {e}\n")
+        args.text = "file"
+    else:
+        text = python_docs_text() if args.text == "docs" else zen_of_python()
     vocab = CharVocab.from_strings(text)
     train, val = split_text(text, 0.1)
+    print(f"text: {len(text):,} characters, {len(vocab):,} distinct", file=sys.stderr)
     train_ids, val_ids = vocab.encode(train), vocab.encode(val)
     set_seed(args.seed)
     model = CharLM(len(vocab), args.kind, args.embedding_dim, args.hidden_size, args.num_layers, impl=args.impl).to(
@@ -119,6 +143,9 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
 
 def _lm_sample(ap: argparse.ArgumentParser, args) -> int:
     model, vocab, _ = load(ap, args.checkpoint, "charlm")
+    if args.prompt is None:
+        known = set(vocab.char2idx)
+        args.prompt = next((p for p in ("The ", "\n") if set(p) <= known), vocab.idx2char[0])
     unknown = sorted(set(args.prompt) - set(vocab.char2idx))
     if not args.prompt or unknown:
         ap.error(f"--prompt must be non-empty and use the model's characters; unknown: {unknown}")
