@@ -20,8 +20,9 @@ layer  modules                     what
 1      ``vocab``, ``loop``         what every task shares: characters as tensors; seeds,
                                    device, one update, histories, the trainer interface
 2      ``labelling``, ``lm``,      one file per task (hello → ohlol, the character language
-       ``classify``, ``seq2seq``,  model, surnames, dates, parity): data → model → loss →
-       ``parity``                  config and history → train → evaluate or generate
+       ``classify``, ``seq2seq``,  model, surnames, dates, parity, long memory, the first
+       ``parity``, ``memory``,     character beyond a window): data → model → loss → config
+       ``window``                  and history → train → evaluate or generate
 3      ``checkpoint``, ``cli``     the registry of every task's model, checkpoints, and the
                                    command line (``python -m rnnlab``), one file per task
 4      ``checks``, ``bptt``,       teaching aids: exercise checks, gradient-through-time tools,

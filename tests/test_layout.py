@@ -28,6 +28,7 @@ LAYERS = {
     "rnnlab.loop": 1,
     "rnnlab.labelling": 2,
     "rnnlab.lm": 2,
+    "rnnlab.window": 2,
     "rnnlab.classify": 2,
     "rnnlab.seq2seq": 2,
     "rnnlab.parity": 2,
@@ -41,7 +42,15 @@ LAYERS = {
     "rnnlab": 5,  # the package's own __init__ and __main__ re-export from below
     "rnnlab.__main__": 5,
 }
-TASKS = {"rnnlab.labelling", "rnnlab.lm", "rnnlab.classify", "rnnlab.seq2seq", "rnnlab.parity", "rnnlab.memory"}
+TASKS = {
+    "rnnlab.labelling",
+    "rnnlab.lm",
+    "rnnlab.window",
+    "rnnlab.classify",
+    "rnnlab.seq2seq",
+    "rnnlab.parity",
+    "rnnlab.memory",
+}
 OLD_PATHS = {"rnnlab.data", "rnnlab.models", "rnnlab.train"}  # re-export only, for learners' old copies
 SHIMS = OLD_PATHS | {"rnnlab._moved"}
 

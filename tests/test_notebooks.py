@@ -26,6 +26,7 @@ def code_cells(nb):
 def test_course_notebooks_exist_in_order():
     names = [p.stem for p in NOTEBOOKS]
     assert names == [
+        "00_why_recurrence",
         "01_rnn_basics",
         "02_rnncell_loops",
         "03_lstm",

@@ -137,7 +137,9 @@ def test_translated_notebooks_keep_code_and_outputs(tmp_path):
         assert "学完本节" in zh.cells[0].source and zh.cells[-1].source.startswith("## 小结")
     assert (tmp_path / ".rnnlab-lang").read_text().strip() == LANG  # the checks answer in Chinese there
     stored = "".join(
-        o.get("text", "") for c in nbformat.read(written[1], as_version=4).cells for o in c.get("outputs", [])
+        o.get("text", "")
+        for c in nbformat.read(next(w for w in written if w.name.startswith("02_")), as_version=4).cells
+        for o in c.get("outputs", [])
     )
     assert "✓ my_rnn_step 在 3 个随机用例上等于 torch.nn.RNNCell" in stored
 
@@ -147,7 +149,7 @@ def test_a_changed_english_cell_becomes_fuzzy_and_is_not_used(tmp_path, monkeypa
     only as a fuzzy suggestion (with the old English), which build does not use and status reports."""
     notebooks, translations = tmp_path / "notebooks", tmp_path / "translations"
     notebooks.mkdir()
-    source = translate.numbered()[1]
+    source = next(p for p in translate.numbered() if p.name.startswith("02_"))  # "one time step of one layer"
     shutil.copy(source, notebooks / source.name)
     shutil.copytree(ROOT / "translations" / LANG, translations / LANG)
     monkeypatch.setattr(translate, "NOTEBOOKS", notebooks)

@@ -7,7 +7,7 @@ versus the shape expected, or, when the wrong numbers match a known mistake (a w
 not transposed, gates in the wrong order, the GRU written in the paper's form, ...),
 that mistake and its fix. :func:`diagnose` exposes the same matching for any result.
 
-The checks are split by lesson: :mod:`~rnnlab.checks.steps` (notebooks 01–04),
+The checks are split by lesson: :mod:`~rnnlab.checks.windows` (notebook 00), :mod:`~rnnlab.checks.steps` (01–04),
 :mod:`~rnnlab.checks.sequences` (05–07, 10, 12) and :mod:`~rnnlab.checks.training` (08, 09, 11) , :mod:`~rnnlab.checks.backprop` (08b) and :mod:`~rnnlab.checks.parallel` (13), over the
 shared machinery of :mod:`~rnnlab.checks._core`. Import them from here: ``from rnnlab.checks import
 check_lstm_step``.
@@ -26,9 +26,11 @@ from rnnlab.checks.sequences import (
 )
 from rnnlab.checks.steps import check_gru_step, check_lstm_step, check_rnn_shapes, check_rnn_step, diagnose
 from rnnlab.checks.training import check_bits_per_char, check_greedy_decode, check_tbptt_step
+from rnnlab.checks.windows import check_window_onehot
 
 __all__ = [
     "CheckFailed",
+    "check_window_onehot",
     "check_rnn_shapes",
     "check_rnn_step",
     "check_lstm_step",
