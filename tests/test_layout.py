@@ -38,6 +38,7 @@ LAYERS = {
     "rnnlab.checks": 4,
     "rnnlab.bptt": 4,
     "rnnlab.explore": 4,
+    "rnnlab.inside": 4,
     "rnnlab.plot": 4,
     "rnnlab": 5,  # the package's own __init__ and __main__ re-export from below
     "rnnlab.__main__": 5,

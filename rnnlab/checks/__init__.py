@@ -8,7 +8,7 @@ not transposed, gates in the wrong order, the GRU written in the paper's form, .
 that mistake and its fix. :func:`diagnose` exposes the same matching for any result.
 
 The checks are split by lesson: :mod:`~rnnlab.checks.windows` (notebook 00), :mod:`~rnnlab.checks.steps` (01–04),
-:mod:`~rnnlab.checks.sequences` (05–07, 10, 12) and :mod:`~rnnlab.checks.training` (08, 09, 11) , :mod:`~rnnlab.checks.backprop` (08b) and :mod:`~rnnlab.checks.parallel` (13), over the
+:mod:`~rnnlab.checks.sequences` (05–07, 10, 12) and :mod:`~rnnlab.checks.training` (08, 09, 11) , :mod:`~rnnlab.checks.backprop` (08b) and :mod:`~rnnlab.checks.probes` (09b), :mod:`~rnnlab.checks.parallel` (13), over the
 shared machinery of :mod:`~rnnlab.checks._core`. Import them from here: ``from rnnlab.checks import
 check_lstm_step``.
 """
@@ -16,6 +16,7 @@ check_lstm_step``.
 from rnnlab.checks._core import CheckFailed
 from rnnlab.checks.backprop import check_rnn_backward, check_rnn_step_backward
 from rnnlab.checks.parallel import check_linear_scan, check_min_gru_step
+from rnnlab.checks.probes import check_auroc
 from rnnlab.checks.sequences import (
     check_last_valid_outputs,
     check_masked_mean,
@@ -45,6 +46,7 @@ __all__ = [
     "check_greedy_decode",
     "check_rnn_step_backward",
     "check_rnn_backward",
+    "check_auroc",
     "check_min_gru_step",
     "check_linear_scan",
     "diagnose_final_state",
