@@ -249,9 +249,11 @@ def novelty(samples: list[str], train_text: str, min_len: int = 20) -> dict[str,
 
 # -- pictures as HTML ------------------------------------------------------------------------------------------------
 def _shade(value: float) -> str:
-    """A background colour for ``value`` in [-1, 1]: blue below 0, red above, white at 0."""
-    v = max(-1.0, min(1.0, float(value)))
-    r, g, b = (255, int(255 * (1 - v)), int(255 * (1 - v))) if v >= 0 else (int(255 * (1 + v)), int(255 * (1 + v)), 255)
+    """A background colour for ``value`` in [-1, 1]: red above 0, blue below, white at 0 (pale enough that black
+    text stays readable on the strongest shade)."""
+    t = 0.6 * min(1.0, abs(float(value)))
+    light, full = int(255 * (1 - t)), 255
+    r, g, b = (full, light, light) if value >= 0 else (light, light, full)
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

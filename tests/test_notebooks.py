@@ -37,6 +37,7 @@ def test_course_notebooks_exist_in_order():
         "08_training_through_time",
         "08b_backprop_by_hand",
         "09_char_language_model",
+        "09b_inside_the_lm",
         "10_classify_sequences",
         "11_encoder_decoder",
         "12_attention",

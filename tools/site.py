@@ -133,7 +133,8 @@ def cell_height(cell: nbformat.NotebookNode) -> int:
         if "image/png" in data:
             h += _png_height(data["image/png"]) + 10
         elif "text/html" in data:
-            h += 26 * max(1, data["text/html"].count("<tr")) + 20
+            page = data["text/html"]
+            h += 26 * max(1, page.count("<tr") + page.count("<br")) + 20  # table rows, or lines of coloured text
         else:
             text = out.get("text") or data.get("text/plain", "")
             h += _text_height(text, 18, 120) + 12
