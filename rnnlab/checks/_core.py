@@ -159,6 +159,16 @@ def _shape(t) -> str:
     return str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__
 
 
+def _number(name: str, got) -> float:
+    """The learner's result as a float; one number (a float or a 0-d tensor) is required."""
+    try:
+        return float(got)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailed(
+            tr("{name} should return one number (a float or a 0-d tensor), got {got}", name=name, got=_shape(got))
+        ) from None
+
+
 def _require_shape(name: str, what: str, got, want: Tensor) -> None:
     """The learner's result must be a tensor of ``want``'s shape."""
     if not isinstance(got, Tensor) or got.shape != want.shape:

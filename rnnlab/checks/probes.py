@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, diagnosis
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _number, diagnosis
 from rnnlab.checks._i18n import tr
 
 
@@ -50,13 +50,7 @@ def check_auroc(fn: Callable) -> None:
     ]
     for kind, scores in cases:
         want = _pairs(scores, labels)
-        got = _call(fn, name, scores.clone(), labels.clone())
-        try:
-            value = float(got)
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(
-                tr("{name} should return one number (a float or a 0-d tensor), got {got}", name=name, got=repr(got))
-            ) from None
+        value = _number(name, _call(fn, name, scores.clone(), labels.clone()))
         if abs(value - want) < 1e-9:
             continue
         message = tr(

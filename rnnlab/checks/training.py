@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _same, _seeded, _shape, diagnosis
+from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _number, _same, _seeded, _shape, diagnosis
 from rnnlab.checks._i18n import tr
 from rnnlab.lm import CharLM, stream_batches, tbptt_step
 from rnnlab.loop import detach_state, sequence_loss
@@ -179,13 +179,7 @@ def check_bits_per_char(fn: Callable) -> None:
         targets = torch.randint(0, V, (T, B), generator=g)
         nats = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)).item()
         want = nats / math.log(2)
-        got = _call(fn, name, logits, targets)
-        try:
-            got = float(got)
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(
-                tr("{name} should return one number (a float or a 0-d tensor), got {got}", name=name, got=_shape(got))
-            ) from None
+        got = _number(name, _call(fn, name, logits, targets))
         if _same(got, want):
             continue
         message = tr(
