@@ -84,6 +84,12 @@ def test_a_file_that_is_not_text_is_refused_in_one_line(content, message, tmp_pa
     assert message in one_line_refusal(path)
 
 
+def test_a_text_that_only_repeats_itself_leaves_nothing_to_validate(tmp_path):
+    path = tmp_path / "again.txt"
+    path.write_text("the same line of text, said over and over again\n" * 40)
+    assert "leaving 0 characters to validate on (at least 100 are needed)" in one_line_refusal(path)
+
+
 def test_a_missing_file_or_a_folder_is_refused_in_one_line(tmp_path):
     assert "cannot read it (No such file or directory)" in one_line_refusal(tmp_path / "nothing.txt")
     assert "cannot read it (Is a directory)" in one_line_refusal(tmp_path)
