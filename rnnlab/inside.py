@@ -220,10 +220,10 @@ def linear_probe(train_x: Tensor, train_labels: Tensor, test_x: Tensor, weight_d
 
 
 def surprise(states: LMStates, ids: Tensor) -> Tensor:
-    """``−log₂ p(x_{t+1} | x_{≤t})`` for each character the model predicted: ``(len(states) - 1,)`` bits (entry
-    ``t`` is the surprise at character ``t + 1``; each stream's first character has no prediction and the last
-    prediction of a stream is of the next stream's first character, so both are dropped at stream boundaries by
-    using only ``t + 1 < N``)."""
+    """``−log₂ p(x_{t+1} | x_{≤t})``, in bits, for characters ``1 … N−1`` of the text: ``(len(states) - 1,)``,
+    entry ``t`` the surprise at character ``t + 1`` (read from the state after character ``t``, as
+    :func:`rnnlab.lm.evaluate` scores it: the prediction at a stream's last step is of the next stream's first
+    character, the true next character of the text). Its mean is the bits per character."""
     n = len(states)
     target = ids[1:n]
     return -states.logp[: n - 1].gather(1, target[:, None]).squeeze(1).double() / LN2

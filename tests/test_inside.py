@@ -85,13 +85,10 @@ def test_lm_states_are_in_text_order_and_match_a_single_stream(small_lm):
     with torch.no_grad():  # stream 2 alone, from zeros: the same states, in the same places
         out, _ = model.rnn(model.embedding(ids[2 * row : 3 * row, None]))
     torch.testing.assert_close(states.h[2 * row : 3 * row], out[:, 0], rtol=0, atol=1e-6)
-    # the surprise is the evaluation loss, character by character (each stream's last prediction left out)
-    bits = surprise(states, ids).view(-1)
-    inside = torch.ones(999, dtype=torch.bool)
-    inside[row - 1 :: row] = False  # the prediction across a stream boundary is not the model's
-    assert torch.isfinite(bits).all() and bits[inside].mean().item() == pytest.approx(
-        evaluate(model, ids, batch_size=4, seq_len=16), abs=0.05
-    )
+    # the surprise is the evaluation loss, character by character (evaluate also scores the very last state)
+    bits = surprise(states, ids)
+    assert bits.shape == (999,) and torch.isfinite(bits).all()
+    assert bits.mean().item() == pytest.approx(evaluate(model, ids, batch_size=4, seq_len=16), abs=0.01)
 
 
 def test_lm_states_refuses_a_stacked_model():
