@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.bptt import record_states
-from rnnlab.lm import stream_batches
+from rnnlab.lm import LN2, stream_batches
 from rnnlab.loop import device_of, evaluating
 from rnnlab.vocab import CharVocab
 
@@ -38,6 +38,7 @@ __all__ = [
     "text_features",
     "auroc",
     "unit_aurocs",
+    "best_unit",
     "ngram_scores",
     "linear_probe",
     "surprise",
@@ -45,8 +46,6 @@ __all__ = [
     "colour_text_html",
     "next_char_strip_html",
 ]
-
-LN2 = 0.6931471805599453
 
 
 @dataclass
@@ -167,6 +166,14 @@ def auroc(scores: Tensor, labels: Tensor) -> float:
 def unit_aurocs(states: Tensor, labels: Tensor) -> Tensor:
     """:func:`auroc` of each column of ``states`` ``(N, H)`` against ``labels``: ``(H,)`` float64."""
     return torch.tensor([auroc(states[:, u], labels) for u in range(states.shape[1])], dtype=torch.float64)
+
+
+def best_unit(states: Tensor, labels: Tensor, split: int) -> tuple[int, float]:
+    """The unit that separates ``labels`` best on rows ``[:split]`` (AUROC furthest from 0.5), and its AUROC on
+    rows ``[split:]``, which did not choose it (below 0.5 when the unit goes down where the feature holds)."""
+    chosen = unit_aurocs(states[:split], labels[:split])
+    unit = int((chosen - 0.5).abs().argmax())
+    return unit, auroc(states[split:, unit], labels[split:])
 
 
 def ngram_scores(train_ids: Tensor, train_labels: Tensor, ids: Tensor, n: int) -> Tensor:

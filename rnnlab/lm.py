@@ -100,41 +100,45 @@ def read_text_file(path: str | Path) -> str:
     """Your own text: any UTF-8 file (a leading byte-order mark is dropped, ``\\r\\n`` becomes ``\\n``).
 
     Raises:
-        ValueError: one line naming the file, when it cannot be read, is empty, is binary (a NUL
-            byte, or bytes that are not UTF-8) or holds fewer than ``MIN_TEXT_CHARS`` characters.
+        ValueError: one line saying why, when the file cannot be read, is empty, is binary (a NUL byte, or
+            bytes that are not UTF-8) or holds fewer than ``MIN_TEXT_CHARS`` characters (the caller, who
+            knows the path, names it).
     """
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
+        raise ValueError(f"cannot read it ({e.strerror or e})") from None
     if not data.strip():
-        raise ValueError(f"{path} is empty: there is no text to learn from")
+        raise ValueError("it is empty: there is no text to learn from")
     nul = data.find(b"\0")
     if nul >= 0:
-        raise ValueError(f"{path} is binary, not text (a NUL byte at offset {nul:,})")
+        raise ValueError(f"it is binary, not text (a NUL byte at offset {nul:,})")
     try:
         text = data.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as e:
         raise ValueError(
-            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start:,}); "
+            f"it is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start:,}); "
             "convert it first, e.g. iconv -f GB18030 -t UTF-8"
         ) from None
     if len(text) < MIN_TEXT_CHARS:
         raise ValueError(
-            f"{path} is too short: {len(text):,} characters, at least {MIN_TEXT_CHARS:,} are needed "
+            f"it is too short: {len(text):,} characters, at least {MIN_TEXT_CHARS:,} are needed "
             "(nine tenths to train on, one tenth to validate)"
         )
     return text
 
 
-def split_text(text: str, val_fraction: float = 0.1, drop_repeated: int | None = 40) -> tuple[str, str]:
+def split_text(
+    text: str, val_fraction: float = 0.1, drop_repeated: int | None = 40, min_val: int = 2
+) -> tuple[str, str]:
     """A fixed train/validation split: the last ``val_fraction`` of the text is validation.
 
     The validation part is one piece of the text, never shuffled. A text can still repeat itself
     (``pydoc_data.topics`` repeats whole paragraphs between topics), so validation lines of at
     least ``drop_repeated`` characters that also stand as a line of the training part are removed
     from validation: a model that memorised them would look better than it is. ``None`` keeps the
-    validation part whole. :func:`repeated_lines` measures the overlap.
+    validation part whole. :func:`repeated_lines` measures the overlap. A validation part left with fewer
+    than ``min_val`` characters is refused (ValueError): there would be nothing to measure on.
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
@@ -145,6 +149,11 @@ def split_text(text: str, val_fraction: float = 0.1, drop_repeated: int | None =
     if drop_repeated is not None:
         seen = set(repeated_lines(train, val, drop_repeated))
         val = "\n".join(line for line in val.split("\n") if line not in seen)
+    if len(val) < min_val:
+        raise ValueError(
+            f"its last {val_fraction:.0%} repeats lines of the rest word for word, leaving {len(val):,} characters "
+            f"to validate on (at least {min_val} are needed)"
+        )
     return train, val
 
 

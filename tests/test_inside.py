@@ -8,6 +8,7 @@ import torch
 from rnnlab.checks import CheckFailed, check_auroc
 from rnnlab.inside import (
     auroc,
+    best_unit,
     colour_text_html,
     linear_probe,
     lm_states,
@@ -104,6 +105,9 @@ def test_unit_aurocs_finds_the_unit_that_is_the_feature():
     states[:, 3] = labels.float() * 2 + torch.randn(2000, generator=g) * 0.1  # unit 3 carries the feature
     a = unit_aurocs(states, labels)
     assert int(a.argmax()) == 3 and a[3] > 0.99 and (a[[0, 1, 2, 4]] - 0.5).abs().max() < 0.05
+    states[:, 3] *= -1  # a unit that goes down where the feature holds is chosen as well
+    unit, held_out = best_unit(states, labels, 1000)
+    assert unit == 3 and held_out < 0.01 and held_out == auroc(states[1000:, 3], labels[1000:])
 
 
 def test_linear_probe_reads_a_feature_spread_over_units():

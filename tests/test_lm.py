@@ -209,3 +209,10 @@ def test_check_tbptt_step_names_the_mistake(index, expected):
 def test_check_tbptt_step_reports_a_wrong_signature():
     with pytest.raises(CheckFailed, match=r"should return \(loss, state\)"):
         check_tbptt_step(lambda model, opt, x, y, state, clip: 1.0)
+
+
+def test_split_text_refuses_a_validation_part_that_only_repeats_training():
+    line = "a line of forty characters or more, repeated"
+    with pytest.raises(ValueError, match="leaving 0 characters to validate on \\(at least 2 are needed\\)"):
+        split_text((line + "\n") * 20, 0.1)
+    assert split_text((line + "\n") * 20, 0.1, drop_repeated=None)[1]  # kept whole, it is there

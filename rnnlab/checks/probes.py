@@ -9,11 +9,12 @@ from torch import Tensor
 
 from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _number, diagnosis
 from rnnlab.checks._i18n import tr
+from rnnlab.inside import auroc
 
 
 def _pairs(scores: Tensor, labels: Tensor, tie: float = 0.5, flip: bool = False) -> float:
-    """The AUROC by its definition, over every (yes, no) pair: the share where the yes scores higher, ties
-    counting ``tie`` (``flip``: yes and no exchanged)."""
+    """The AUROC's known mistakes, by its definition over every (yes, no) pair: the share where the yes scores
+    higher, ties counting ``tie`` (``flip``: yes and no exchanged); ``tie = 0.5`` unflipped is the AUROC."""
     yes, no = (scores[~labels], scores[labels]) if flip else (scores[labels], scores[~labels])
     diff = yes[:, None] - no[None, :]
     return ((diff > 0).double() + tie * (diff == 0).double()).mean().item()
@@ -49,7 +50,7 @@ def check_auroc(fn: Callable) -> None:
         (tr("perfectly separated scores"), labels.double() * 10 - 5 + torch.rand(60, generator=g, dtype=torch.float64)),
     ]
     for kind, scores in cases:
-        want = _pairs(scores, labels)
+        want = auroc(scores, labels)
         value = _number(name, _call(fn, name, scores.clone(), labels.clone()))
         if abs(value - want) < 1e-9:
             continue

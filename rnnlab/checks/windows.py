@@ -10,13 +10,15 @@ from torch import Tensor
 
 from rnnlab.checks._core import CheckFailed, _call, _known_mistake, _name, _require_shape, _same, diagnosis
 from rnnlab.checks._i18n import tr
+from rnnlab.window import ALPHABET, window_onehot
 
-V = 4  # rnnlab.window.ALPHABET, "abcd"
+V = len(ALPHABET)
 
 
 def _window(x: Tensor, k: int, last=True, pad_front=True, position_major=True) -> Tensor:
-    """The window, or one of its known mistakes (``last``: the last k characters, else the first k;
-    ``pad_front``: zeros before the characters, else after; ``position_major``: one block of V per position)."""
+    """One of the window's known mistakes (``last``: the last k characters, else the first k; ``pad_front``:
+    zeros before the characters, else after; ``position_major``: one block of V per position); all three true
+    is :func:`rnnlab.window.window_onehot` itself."""
     onehot = F.one_hot(x[-k:] if last else x[:k], V).float()  # (min(L, k), B, V)
     pad = onehot.new_zeros(k - onehot.shape[0], *onehot.shape[1:])
     onehot = torch.cat([pad, onehot] if pad_front else [onehot, pad])  # (k, B, V)
@@ -52,7 +54,7 @@ def check_window_onehot(fn: Callable) -> None:
     g = torch.Generator().manual_seed(0)
     for L, B, k in [(12, 3, 5), (5, 2, 5), (3, 4, 6), (1, 2, 3)]:
         x = torch.randint(0, V, (L, B), generator=g)
-        want = _window(x, k)
+        want = window_onehot(x, k)
         got = _call(fn, name, x.clone(), k)
         _require_shape(name, "the window", got, want)
         if _same(got, want):

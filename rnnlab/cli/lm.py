@@ -107,19 +107,14 @@ def _lm_train(ap: argparse.ArgumentParser, args) -> int:
     if args.text_file is not None:
         try:
             text = read_text_file(args.text_file)
+            train, val = split_text(text, 0.1, min_val=MIN_TEXT_CHARS // 10)
         except ValueError as e:  # the file, not the command line, is wrong: one line, no usage
-            ap.exit(2, f"{ap.prog}: error: --text-file {e}\n")
+            ap.exit(2, f"{ap.prog}: error: --text-file {args.text_file}: {e}\n")
         args.text = "file"
     else:
         text = python_docs_text() if args.text == "docs" else zen_of_python()
+        train, val = split_text(text, 0.1)
     vocab = CharVocab.from_strings(text)
-    train, val = split_text(text, 0.1)
-    if args.text_file is not None and len(val) < MIN_TEXT_CHARS // 10:
-        ap.exit(
-            2,
-            f"{ap.prog}: error: --text-file {args.text_file}: its last tenth repeats lines of the rest word for word, "
-            f"leaving {len(val):,} characters to validate on (at least {MIN_TEXT_CHARS // 10} are needed)\n",
-        )
     print(f"text: {len(text):,} characters, {len(vocab):,} distinct", file=sys.stderr)
     train_ids, val_ids = vocab.encode(train), vocab.encode(val)
     set_seed(args.seed)
